@@ -1,0 +1,142 @@
+"""Dependencies and guards shared by every controller: the request's session, the caller, the rules."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.params import KwargDefinition, ParameterKwarg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats import events
+from ats.auth import Principal
+from ats.errors import BadRequest, Forbidden, Unauthorized
+from ats.roles import Permission
+from ats.runtime import Runtime
+from ats.services import sessions
+
+STATE_KEY = "ats_runtime"
+COMMIT_ON_ERROR = "commit_on_error"
+
+
+def runtime_of(state: State) -> Runtime:
+    runtime: Runtime = state[STATE_KEY]
+    return runtime
+
+
+async def provide_runtime(state: State) -> Runtime:
+    return runtime_of(state)
+
+
+async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    """The request owns the transaction: commit on success, roll back on error."""
+    runtime = runtime_of(state)
+    async with runtime.sessions() as session:
+        try:
+            yield session
+        except Exception:
+            if session.info.get(COMMIT_ON_ERROR):
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        await session.commit()
+        events.emit_committed(session, runtime.emit)
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise Unauthorized("Authentication required")
+    return principal
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves ``Authorization: Bearer …`` (user access token or API key) into a :class:`Principal`."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("A bearer token is required")
+        runtime = runtime_of(connection.app.state)
+        async with runtime.sessions() as session:
+            principal = await sessions.authenticate(session, secret.strip())
+        if principal is None:
+            raise Unauthorized("The token is invalid, expired or revoked")
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def requires(
+    permission: Permission,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard: the caller's role must hold ``permission`` (scope is checked by the service)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.scope.get("user")
+        if not isinstance(principal, Principal):
+            raise Unauthorized("Authentication required")
+        if not principal.can(permission):
+            raise Forbidden(f"The role {principal.role!r} may not do this")
+
+    guard.__name__ = f"requires_{permission.value}"
+    return guard
+
+
+_allowed_query_cache: dict[int, frozenset[str]] = {}
+
+
+def _allowed_query(handler: BaseRouteHandler) -> frozenset[str]:
+    key = id(handler)
+    if key not in _allowed_query_cache:
+        names: set[str] = set()
+        for name, field in handler.parsed_fn_signature.parameters.items():
+            kwarg = field.kwarg_definition
+            if isinstance(kwarg, ParameterKwarg):
+                if kwarg.header or kwarg.cookie:
+                    continue
+                names.add(kwarg.query or name)
+            elif kwarg is None or isinstance(kwarg, KwargDefinition):
+                names.add(name)
+        _allowed_query_cache[key] = frozenset(names)
+    return _allowed_query_cache[key]
+
+
+async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
+    """An unknown query parameter is a 400 naming it, not silently ignored."""
+    if not request.query_params:
+        return
+    allowed = _allowed_query(request.route_handler)
+    unknown = sorted(k for k in request.query_params if k not in allowed)
+    if unknown:
+        raise BadRequest(f"Unknown query parameter: {', '.join(unknown)}")
+
+
+def client_ip(request: Request[Any, Any, Any], trusted: tuple[Any, ...]) -> str:
+    """The socket peer, or the left-most untrusted address of X-Forwarded-For when the peer is trusted."""
+    peer = request.client.host if request.client else "0.0.0.0"
+    if not trusted:
+        return peer
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in trusted)
+
+    if not is_trusted(peer):
+        return peer
+    forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
+    for address in reversed(forwarded):
+        if not is_trusted(address):
+            return address
+    return peer

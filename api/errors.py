@@ -1,0 +1,181 @@
+"""One mapper from errors to responses: RFC 9457 problem details on /api, JSON:API errors on /public."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from botocore.exceptions import BotoCoreError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ats.errors import DomainError, FieldError, ServiceUnavailable
+from storage import StorageUnavailable
+
+log = logging.getLogger("ats.errors")
+
+PROBLEM_JSON = "application/problem+json"
+JSONAPI = "application/vnd.api+json"
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    412: ("version_conflict", "Precondition failed"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_failed", "Validation failed"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal server error"),
+    503: ("service_unavailable", "Service unavailable"),
+}
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_FIELD = re.compile(r"(?:unknown|required) field `(?P<name>[^`]+)`")
+
+
+def pointer_from_path(path: str) -> str:
+    """msgspec's ``$.data.items[2].name`` → JSON Pointer ``/data/items/2/name``."""
+    parts = re.findall(r"\.([^.\[]+)|\[(\d+)\]|\[\"?([^\]\"]+)\"?\]", path)
+    return "".join("/" + (a or b or c).replace("~", "~0").replace("/", "~1") for a, b, c in parts)
+
+
+def field_error_from_msgspec(message: str) -> FieldError:
+    """Turn one msgspec validation message into a pointer and a readable detail."""
+    match = _AT.match(message.strip())
+    assert match is not None
+    text, path = match.group("msg"), match.group("path") or ""
+    pointer = pointer_from_path(path)
+    named = _FIELD.search(text)
+    if named:
+        pointer = f"{pointer}/{named.group('name')}"
+    code = (
+        "unknown_field"
+        if "unknown field" in text
+        else "required"
+        if "missing required" in text
+        else "invalid"
+    )
+    return FieldError(pointer or "/", text, code)
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] = []
+    allowed: list[str] | None = None
+
+
+def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dict[str, str], dict[str, Any]]:
+    """(status, code, title, detail, errors, headers, extra) for any exception; never leaks internals."""
+    if isinstance(exc, DomainError):
+        return exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers, exc.extra
+    if isinstance(exc, ValidationException):
+        cause = exc.__cause__
+        if isinstance(cause, msgspec.ValidationError) and " - at `$.data" in str(cause):
+            # The signature model's ``data`` field is the body: its path is the body's pointer.
+            error = field_error_from_msgspec(str(cause).replace(" - at `$.data", " - at `$", 1))
+            return (
+                422,
+                "validation_failed",
+                "Validation failed",
+                "The request body is invalid",
+                [error],
+                {},
+                {},
+            )
+        items = [item for item in (exc.extra or []) if isinstance(item, dict)]
+        if items and all(item.get("source") == "body" for item in items):
+            errors = [field_error_from_msgspec(str(item.get("message", ""))) for item in items]
+            return (
+                422,
+                "validation_failed",
+                "Validation failed",
+                "The request body is invalid",
+                errors,
+                {},
+                {},
+            )
+        errors = [
+            FieldError(str(item.get("key", "")), str(item.get("message", "")), "invalid_parameter")
+            for item in items
+        ]
+        names = ", ".join(str(item.get("key", "")) for item in items)
+        return 400, "invalid_parameter", "Invalid parameter", f"Invalid parameter: {names}", errors, {}, {}
+    if isinstance(exc, HTTPException) and isinstance(exc.__cause__, SerializationException):
+        return 400, "malformed_request", "Malformed request", "The request body is not valid JSON", [], {}, {}
+    if isinstance(exc, HTTPException):
+        code, title = _HTTP_CODES.get(exc.status_code, ("error", "Error"))
+        detail = exc.detail if exc.status_code < 500 else title
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers.setdefault("WWW-Authenticate", "Bearer")
+        return exc.status_code, code, title, detail, [], headers, {}
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        unavailable = ServiceUnavailable("The database is unavailable; try again shortly")
+        return 503, unavailable.code, unavailable.title, unavailable.detail, [], unavailable.headers, {}
+    if isinstance(exc, StorageUnavailable | BotoCoreError):
+        log.warning("storage unavailable: %s", type(exc).__name__)
+        unavailable = ServiceUnavailable("Document storage is unavailable; try again shortly")
+        return 503, unavailable.code, unavailable.title, unavailable.detail, [], unavailable.headers, {}
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return 500, "internal_error", "Internal server error", "An unexpected error occurred", [], {}, {}
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    status, code, title, detail, errors, headers, extra = _classify(exc)
+    body: dict[str, Any] = {
+        "type": f"https://ats.invalid/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [{"pointer": e.pointer, "detail": e.detail, "code": e.code} for e in errors],
+    }
+    body.update(extra)
+    return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def jsonapi_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    status, code, title, detail, errors, headers, extra = _classify(exc)
+    items: list[dict[str, Any]] = [
+        {
+            "status": str(status),
+            "code": e.code if e.code != "invalid" else code,
+            "title": title,
+            "detail": e.detail,
+            "source": {"pointer": e.pointer},
+        }
+        for e in errors
+    ] or [{"status": str(status), "code": code, "title": title, "detail": detail}]
+    if extra:
+        items[0]["meta"] = extra
+    return Response(
+        msgspec.json.encode({"errors": items}), status_code=status, media_type=JSONAPI, headers=headers
+    )
+
+
+def by_path(prefix: str) -> Callable[[Request[Any, Any, Any], Exception], Response[bytes]]:
+    """App-level fallback (unknown routes, 405): JSON:API under the public API, problem details elsewhere."""
+
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        if request.url.path.startswith(f"{prefix}/public/"):
+            return jsonapi_error_response(request, exc)
+        return problem_response(request, exc)
+
+    return handler

@@ -1,0 +1,82 @@
+"""One structured line per request, with a request id and never a query string (it can hold names)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("ats.request")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update(getattr(record, "fields", {}))
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["error"] = record.exc_info[0].__name__
+        return json.dumps(payload, separators=(",", ":"))
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("ats")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def request_logging_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+                request_id = value.decode()
+                break
+        status = {"code": 500}
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            fields = {
+                "request_id": request_id,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status["code"],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            log.info(
+                "%s %s %s %sms",
+                fields["method"],
+                fields["path"],
+                fields["status"],
+                fields["duration_ms"],
+                extra={"fields": fields},
+            )
+
+    return middleware

@@ -1,0 +1,40 @@
+"""Page-number paging parameters shared by list endpoints."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+
+from ats.errors import FieldError, ValidationFailed
+
+from .schemas import PageMeta
+
+MAX_PER_PAGE = 100
+
+
+def check_page(page: int, per_page: int) -> None:
+    errors = []
+    if page < 1:
+        errors.append(FieldError("page", "must be 1 or more"))
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        errors.append(FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
+    if errors:
+        raise ValidationFailed("Invalid paging", errors=errors)
+
+
+def page_meta(total: int, page: int, per_page: int, next_cursor: str | None = None) -> PageMeta:
+    return PageMeta(total, per_page, page, max(1, math.ceil(total / per_page)) if total else 0, next_cursor)
+
+
+def day_start(value: date | None) -> datetime | None:
+    return datetime.combine(value, time.min, tzinfo=UTC) if value else None
+
+
+def day_end(value: date | None) -> datetime | None:
+    """``date_to`` is inclusive: everything before the next day's midnight."""
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC) if value else None
+
+
+def check_date_range(date_from: date | None, date_to: date | None) -> None:
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed(errors=[FieldError("date_from", "must not be after date_to")])

@@ -1,0 +1,54 @@
+"""The routers of the API: recruiter REST (problem details) and public JSON:API."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.types import ControllerRouterHandler
+
+from .audit import AuditController
+from .auth import AuthController, MeController
+from .deps import BearerAuthMiddleware, provide_db_session, provide_runtime, reject_unknown_query
+from .errors import jsonapi_error_response, problem_response
+from .health import HealthController
+from .users import ApiKeyController, UserController
+
+RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
+    AuthController,
+    MeController,
+    UserController,
+    ApiKeyController,
+    AuditController,
+]
+PUBLIC_HANDLERS: list[ControllerRouterHandler] = []
+
+
+def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
+    dependencies = {"db_session": Provide(provide_db_session), "runtime": Provide(provide_runtime)}
+    recruiter = Router(
+        path=f"{prefix}/api/v1",
+        route_handlers=RECRUITER_HANDLERS,
+        dependencies=dependencies,
+        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        exception_handlers={Exception: problem_response},
+        before_request=reject_unknown_query,
+        request_max_body_size=max_body_bytes,
+    )
+    public = Router(
+        path=f"{prefix}/public/v1",
+        route_handlers=PUBLIC_HANDLERS,
+        dependencies=dependencies,
+        exception_handlers={Exception: jsonapi_error_response},
+        before_request=reject_unknown_query,
+        request_max_body_size=max_body_bytes,
+        tags=["public"],
+    )
+    health = Router(
+        path=f"{prefix}" or "/",
+        route_handlers=[HealthController],
+        dependencies={"runtime": Provide(provide_runtime)},
+        exception_handlers={Exception: problem_response},
+        include_in_schema=True,
+    )
+    return [recruiter, public, health]

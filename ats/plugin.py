@@ -1,0 +1,90 @@
+"""``ATSPlugin``: the whole API as one Litestar plugin; the standalone app is this plugin alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from litestar.config.app import AppConfig
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPlugin
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .runtime import Runtime
+from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+log = logging.getLogger("ats")
+
+
+@dataclass
+class ATSConfig:
+    """How the plugin mounts: settings (default: ``ATS_*``), path prefix, optionally the host's engine."""
+
+    settings: Settings | None = None
+    path_prefix: str = ""
+    engine: AsyncEngine | None = None
+    background_jobs: bool = True
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_settings(self) -> Settings:
+        base = self.settings or load_settings()
+        return dataclasses.replace(base, **self.overrides) if self.overrides else base
+
+
+class ATSPlugin(InitPlugin):
+    """Adds the recruiter API, the public API and health checks, with their state and error handlers."""
+
+    def __init__(self, config: ATSConfig | None = None) -> None:
+        self.config = config or ATSConfig()
+        self.settings = self.config.resolved_settings()
+        self.prefix = "/" + self.config.path_prefix.strip("/") if self.config.path_prefix.strip("/") else ""
+        self.runtime: Runtime | None = None
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        # The plugin is the composition root: the only place in ``ats`` that knows the web layer.
+        from api.errors import by_path
+        from api.logging import configure_logging, request_logging_middleware
+        from api.routes import build_routers
+
+        configure_logging(self.settings.log_format, self.settings.log_level)
+        app_config.route_handlers.extend(build_routers(self.prefix, self.settings.max_body_bytes))
+        app_config.lifespan.append(self._lifespan)
+        app_config.middleware.insert(0, request_logging_middleware)
+        fallback = by_path(self.prefix)
+        app_config.exception_handlers.setdefault(NotFoundException, fallback)
+        app_config.exception_handlers.setdefault(MethodNotAllowedException, fallback)
+        if app_config.openapi_config is None or app_config.openapi_config.title == "Litestar API":
+            app_config.openapi_config = OpenAPIConfig(title="ats", version="1.0.0", path="/schema")
+        return app_config
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        from api.deps import STATE_KEY
+
+        settings = self.settings
+        if settings.database_url is None or settings.s3_endpoint_url is None:
+            from .embedded import ensure_services
+
+            settings, _ = await anyio.to_thread.run_sync(ensure_services, settings)
+        runtime = Runtime.create(settings, engine=self.config.engine)
+        runtime.emit = app.emit
+        try:
+            await anyio.to_thread.run_sync(runtime.documents.ensure_bucket)
+        except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.
+            log.warning("document storage not ready at start: %s", type(exc).__name__)
+        app.state[STATE_KEY] = runtime
+        self.runtime = runtime
+        try:
+            yield
+        finally:
+            if self.config.engine is None:
+                await runtime.engine.dispose()

@@ -1,0 +1,75 @@
+"""What one running ATS holds: settings, the database engine, the document store, limiters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage import Documents, make_client
+
+from . import events
+from .db import create_engine, session_factory
+from .ratelimit import RateLimiter
+from .settings import Settings
+
+
+class Runtime:
+    """Not a dataclass on purpose: Litestar passes it through DI without validating its fields."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        documents: Documents,
+        login_limiter: RateLimiter,
+        login_ip_limiter: RateLimiter,
+        public_limiter: RateLimiter,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.documents = documents
+        self.login_limiter = login_limiter
+        self.login_ip_limiter = login_ip_limiter
+        self.public_limiter = public_limiter
+        self.emit: Callable[..., Any] | None = None
+        self.background: list[Any] = []
+
+    @classmethod
+    def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
+        if settings.database_url is None and engine is None:
+            raise RuntimeError("ATS_DATABASE_URL is not set and no engine was given")
+        engine = engine or create_engine(str(settings.database_url), pool_size=settings.database_pool_size)
+        client = make_client(
+            settings.s3_endpoint_url,
+            settings.s3_access_key_id,
+            settings.s3_secret_access_key,
+            settings.s3_region,
+            settings.s3_timeout,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            documents=Documents(client, settings.s3_bucket),
+            login_limiter=RateLimiter(settings.login_rate_limit, settings.login_rate_window),
+            # One address may try several accounts (an office behind NAT): a wider limit per IP.
+            login_ip_limiter=RateLimiter(settings.login_rate_limit * 10, settings.login_rate_window),
+            public_limiter=RateLimiter(settings.public_rate_limit, 60),
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on success and rolls back on error (CLI, background jobs)."""
+        async with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            events.emit_committed(session, self.emit)

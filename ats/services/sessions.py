@@ -1,0 +1,202 @@
+"""Token login, refresh with rotation, logout, and turning a bearer secret into a principal."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import anyio.to_thread
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit
+from ..auth import (
+    ACCESS_PREFIX,
+    API_KEY_PREFIX,
+    REFRESH_PREFIX,
+    Principal,
+    hash_secret,
+    new_secret,
+    verify_password,
+)
+from ..db import new_id, utcnow
+from ..errors import RateLimited, Unauthorized
+from ..models import ApiKey, AuthToken, User
+from ..ratelimit import RateLimiter
+
+INVALID_LOGIN = "Invalid email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def _issue_pair(
+    session: AsyncSession, user: User, family_id: uuid.UUID, access_ttl: int, refresh_ttl: int
+) -> TokenPair:
+    now = utcnow()
+    access, refresh = new_secret(ACCESS_PREFIX), new_secret(REFRESH_PREFIX)
+    session.add_all(
+        [
+            AuthToken(
+                id=new_id(),
+                account_id=user.account_id,
+                user_id=user.id,
+                kind="access",
+                token_hash=hash_secret(access),
+                family_id=family_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=access_ttl),
+            ),
+            AuthToken(
+                id=new_id(),
+                account_id=user.account_id,
+                user_id=user.id,
+                kind="refresh",
+                token_hash=hash_secret(refresh),
+                family_id=family_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=refresh_ttl),
+            ),
+        ]
+    )
+    await session.flush()
+    return TokenPair(access, refresh, access_ttl)
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    client_key: str,
+    limiter: RateLimiter,
+    ip_limiter: RateLimiter,
+    access_ttl: int,
+    refresh_ttl: int,
+) -> TokenPair:
+    """Check the password; every failure looks the same; failures past the limit are refused."""
+    email_key = "login:" + hash_secret(email.strip().lower())
+    wait = max(limiter.retry_after(email_key), ip_limiter.retry_after(client_key))
+    if wait:
+        raise RateLimited(wait, "Too many failed logins; try again later")
+    # Emails are unique per account, not globally: a login names the active user with this
+    # email and this password, whichever account holds it.
+    candidates = list(
+        (
+            await session.scalars(
+                select(User).where(func.lower(User.email) == email.strip().lower(), User.active.is_(True))
+            )
+        ).all()
+    )
+    user: User | None = None
+    for candidate in candidates:
+        if await anyio.to_thread.run_sync(verify_password, candidate.password_hash, password):
+            user = candidate
+            break
+    if not candidates:
+        await anyio.to_thread.run_sync(verify_password, None, password)
+    if user is None:
+        limiter.hit(email_key)
+        ip_limiter.hit(client_key)
+        for candidate in candidates:
+            await audit.record(
+                session,
+                Principal(type="user", id=candidate.id, account_id=candidate.account_id, role=candidate.role),
+                "auth.login_failed",
+                object_type="user",
+                object_id=candidate.id,
+            )
+        raise Unauthorized(INVALID_LOGIN)
+    limiter.reset(email_key)
+    pair = await _issue_pair(session, user, new_id(), access_ttl, refresh_ttl)
+    await audit.record(
+        session,
+        Principal(type="user", id=user.id, account_id=user.account_id, role=user.role),
+        "auth.login",
+        object_type="user",
+        object_id=user.id,
+    )
+    return pair
+
+
+async def refresh(
+    session: AsyncSession, refresh_token: str, *, access_ttl: int, refresh_ttl: int
+) -> TokenPair:
+    """Rotate: the used refresh token and its family stop working; a reused one revokes the family."""
+    row = await session.scalar(
+        select(AuthToken)
+        .where(AuthToken.token_hash == hash_secret(refresh_token), AuthToken.kind == "refresh")
+        .with_for_update()
+    )
+    now = utcnow()
+    if row is None:
+        raise Unauthorized("Invalid refresh token")
+    if row.revoked_at is not None:
+        # A refresh token used twice is a stolen one: end the whole session family.
+        await _revoke_family(session, row.family_id)
+        raise Unauthorized("Invalid refresh token")
+    if row.expires_at <= now:
+        raise Unauthorized("Invalid refresh token")
+    user = await session.scalar(select(User).where(User.id == row.user_id, User.active.is_(True)))
+    if user is None:
+        raise Unauthorized("Invalid refresh token")
+    await _revoke_family(session, row.family_id)
+    return await _issue_pair(session, user, row.family_id, access_ttl, refresh_ttl)
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AuthToken)
+        .where(AuthToken.family_id == family_id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def logout(session: AsyncSession, principal: Principal) -> None:
+    """End the caller's session: its access token and the refresh token issued with it."""
+    if principal.type == "user" and principal.token_id is not None:
+        family = await session.scalar(select(AuthToken.family_id).where(AuthToken.id == principal.token_id))
+        if family is not None:
+            await _revoke_family(session, family)
+        await audit.record(session, principal, "auth.logout", object_type="user", object_id=principal.id)
+
+
+async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
+    """The principal for a bearer secret, or ``None`` when it is unknown, expired or revoked."""
+    now = utcnow()
+    digest = hash_secret(secret)
+    if secret.startswith(API_KEY_PREFIX):
+        key = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.account_id, ApiKey.role, ApiKey.name).where(
+                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None), ApiKey.expires_at > now
+                )
+            )
+        ).first()
+        if key is None:
+            return None
+        return Principal(type="api_key", id=key.id, account_id=key.account_id, role=key.role, name=key.name)
+    if not secret.startswith(ACCESS_PREFIX):
+        return None
+    found = (
+        await session.execute(
+            select(AuthToken.id, User.id, User.account_id, User.role, User.name)
+            .join(User, User.id == AuthToken.user_id)
+            .where(
+                AuthToken.token_hash == digest,
+                AuthToken.kind == "access",
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > now,
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    token_id, user_id, account_id, role, name = found
+    return Principal(type="user", id=user_id, account_id=account_id, role=role, name=name, token_id=token_id)

@@ -1,0 +1,161 @@
+"""Users of an account: created, changed and deactivated by admins."""
+
+from __future__ import annotations
+
+import uuid
+
+import anyio.to_thread
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit
+from ..auth import Principal, hash_password
+from ..db import new_id, utcnow
+from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed
+from ..models import AuthToken, User
+from ..roles import ROLES
+
+MIN_PASSWORD = 8
+
+
+def normalise_email(email: str) -> str:
+    return email.strip()
+
+
+def check_password_strength(password: str, pointer: str = "/password") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(
+            errors=[FieldError(pointer, f"must be at least {MIN_PASSWORD} characters", "too_short")]
+        )
+
+
+def check_role(role: str, pointer: str = "/role") -> None:
+    if role not in ROLES:
+        raise ValidationFailed(errors=[FieldError(pointer, f"must be one of {', '.join(ROLES)}", "invalid")])
+
+
+async def _email_taken(
+    session: AsyncSession, account_id: uuid.UUID, email: str, exclude: uuid.UUID | None = None
+) -> bool:
+    query = select(User.id).where(User.account_id == account_id, func.lower(User.email) == email.lower())
+    if exclude is not None:
+        query = query.where(User.id != exclude)
+    return (await session.scalar(query)) is not None
+
+
+async def insert_user(
+    session: AsyncSession, account_id: uuid.UUID, *, email: str, name: str, role: str, password: str
+) -> User:
+    """Insert a user (no audit: callers record the event that fits)."""
+    check_role(role)
+    check_password_strength(password)
+    email = normalise_email(email)
+    if await _email_taken(session, account_id, email):
+        raise AlreadyExists("A user with this email already exists in the account")
+    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    user = User(
+        id=new_id(),
+        account_id=account_id,
+        email=email,
+        name=name.strip(),
+        role=role,
+        password_hash=password_hash,
+        active=True,
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyExists("A user with this email already exists in the account") from None
+    return user
+
+
+async def create_user(
+    session: AsyncSession, actor: Principal, *, email: str, name: str, role: str, password: str
+) -> User:
+    user = await insert_user(session, actor.account_id, email=email, name=name, role=role, password=password)
+    await audit.record(
+        session, actor, "user.created", object_type="user", object_id=user.id, data={"role": role}
+    )
+    return user
+
+
+async def list_users(session: AsyncSession, actor: Principal) -> list[User]:
+    return list(
+        (
+            await session.scalars(
+                select(User).where(User.account_id == actor.account_id).order_by(User.created_at, User.id)
+            )
+        ).all()
+    )
+
+
+async def get_user(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, lock: bool = False
+) -> User:
+    query = select(User).where(User.id == user_id, User.account_id == actor.account_id)
+    if lock:
+        query = query.with_for_update()
+    user = await session.scalar(query)
+    if user is None:
+        raise NotFound("No such user")
+    return user
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    user = await get_user(session, actor, user_id, lock=True)
+    changed: list[str] = []
+    if name is not None and name.strip() != user.name:
+        user.name = name.strip()
+        changed.append("name")
+    if role is not None and role != user.role:
+        check_role(role)
+        user.role = role
+        changed.append("role")
+    if password is not None:
+        check_password_strength(password)
+        user.password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        changed.append("password")
+    deactivated = active is False and user.active
+    if active is not None and active != user.active:
+        user.active = active
+        changed.append("active")
+    if changed:
+        user.updated_at = utcnow()
+        if "password" in changed or "role" in changed or deactivated:
+            await revoke_user_tokens(session, user.id)
+        await session.flush()
+        action = "user.deactivated" if deactivated and changed == ["active"] else "user.updated"
+        await audit.record(
+            session, actor, action, object_type="user", object_id=user.id, data={"fields": sorted(changed)}
+        )
+    return user
+
+
+async def deactivate_user(session: AsyncSession, actor: Principal, user_id: uuid.UUID) -> None:
+    user = await get_user(session, actor, user_id, lock=True)
+    if user.active:
+        user.active = False
+        user.updated_at = utcnow()
+        await revoke_user_tokens(session, user.id)
+        await session.flush()
+        await audit.record(session, actor, "user.deactivated", object_type="user", object_id=user.id)

@@ -1,0 +1,141 @@
+"""Real PostgreSQL and S3 for the whole run (embedded unless ATS_DATABASE_URL / ATS_S3_ENDPOINT_URL are set).
+
+Isolation: every test works in an account of its own (every row and query is account-scoped),
+so tests neither see nor clean up each other's data and can run concurrent requests for real.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from ats import migrate
+from ats.app import create_app
+from ats.embedded import EmbeddedServices, ensure_services, wait_for
+from ats.runtime import Runtime
+from ats.settings import Settings, load_settings
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
+    env = {k: v for k, v in os.environ.items() if k.startswith("ATS_")}
+    data_dir = Path(tempfile.mkdtemp(prefix="ats-test-"))
+    env.setdefault("ATS_DATA_DIR", str(data_dir))
+    env["ATS_EMBEDDED_FAST"] = "true"
+    env["ATS_DEMO_ACCOUNT"] = "false"
+    settings, started = ensure_services(load_settings(env))
+    assert settings.database_url
+    migrate.upgrade(settings.database_url)
+    runtime = Runtime.create(settings)
+    # SeaweedFS answers before it accepts writes: wait for a real write.
+    wait_for(runtime.documents.ensure_bucket, timeout=90)
+    wait_for(
+        lambda: runtime.documents.client.put_object(Bucket=settings.s3_bucket, Key="probe", Body=b"x"), 90
+    )
+    runtime.documents.client.delete_object(Bucket=settings.s3_bucket, Key="probe")
+    yield settings, started
+    started.stop(kill_s3=True)
+
+
+@pytest.fixture(scope="session")
+def settings(services: tuple[Settings, EmbeddedServices]) -> Settings:
+    return dataclasses.replace(services[0], login_rate_limit=5, public_rate_limit=1000)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def runtime(app: Litestar, client: AsyncTestClient[Litestar]) -> Runtime:
+    from api.deps import STATE_KEY
+
+    found: Runtime = app.state[STATE_KEY]
+    return found
+
+
+@dataclass
+class Account:
+    """A fresh account with an admin, and helpers to act as its users."""
+
+    id: uuid.UUID
+    admin_id: uuid.UUID
+    admin_email: str
+    token: str
+    client: AsyncTestClient[Litestar]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def user(self, role: str, name: str | None = None) -> tuple[str, dict[str, str]]:
+        """Create a user with ``role``; return its id and auth headers."""
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+        response = await self.client.post(
+            "/api/v1/users",
+            json={"email": email, "name": name or role.title(), "role": role, "password": PASSWORD},
+            headers=self.headers,
+        )
+        assert response.status_code == 201, response.text
+        token = await login(self.client, email)
+        return response.json()["data"]["id"], {"Authorization": f"Bearer {token}"}
+
+
+async def login(client: AsyncTestClient[Litestar], email: str, password: str = PASSWORD) -> str:
+    response = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def new_account(client: AsyncTestClient[Litestar], runtime: Runtime) -> Account:
+    from ats.services import accounts
+
+    email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
+    async with runtime.transaction() as session:
+        account, admin = await accounts.create_account(
+            session, "Test " + uuid.uuid4().hex[:6], admin_email=email, admin_password=PASSWORD
+        )
+    token = await login(client, email)
+    return Account(account.id, admin.id, email, token, client)
+
+
+@pytest.fixture
+async def account(client: AsyncTestClient[Litestar], runtime: Runtime) -> Account:
+    return await new_account(client, runtime)
+
+
+@pytest.fixture
+async def other_account(client: AsyncTestClient[Litestar], runtime: Runtime) -> Account:
+    return await new_account(client, runtime)
+
+
+def problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert a problem-details answer with ``status`` (and ``code``) and return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "code"} <= body.keys()
+    if code is not None:
+        assert body["code"] == code, body
+    return body
