@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
@@ -16,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats import events
 from ats.auth import Principal
-from ats.errors import BadRequest, Forbidden, Unauthorized
+from ats.errors import BadRequest, Forbidden, MalformedRequest, Unauthorized, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import sessions
+
+from .errors import field_error_from_msgspec
 
 STATE_KEY = "ats_runtime"
 COMMIT_ON_ERROR = "commit_on_error"
@@ -118,6 +121,43 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     unknown = sorted(k for k in request.query_params if k not in allowed)
     if unknown:
         raise BadRequest(f"Unknown query parameter: {', '.join(unknown)}")
+
+
+_body_types: dict[int, Any] = {}
+
+
+def _body_type(handler: BaseRouteHandler) -> Any:
+    key = id(handler)
+    if key not in _body_types:
+        field = getattr(handler, "parsed_data_field", None)
+        annotation = field.annotation if field is not None else None
+        is_struct = isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+        _body_types[key] = annotation if is_struct else None
+    return _body_types[key]
+
+
+async def validate_body(request: Request[Any, Any, Any]) -> None:
+    """Decode JSON bodies strictly: ``"5"`` is not a number, and the error points at the field.
+
+    Litestar converts leniently; this check runs first with msgspec in strict mode.
+    """
+    body_type = _body_type(request.route_handler)
+    if body_type is None:
+        return
+    raw = await request.body()
+    try:
+        msgspec.json.decode(raw, type=body_type, strict=True)
+    except msgspec.ValidationError as exc:
+        error = field_error_from_msgspec(str(exc))
+        raise ValidationFailed("The request body is invalid", errors=[error]) from None
+    except msgspec.DecodeError:
+        raise MalformedRequest("The request body is not valid JSON") from None
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Every API request: no unknown query parameters, and a strictly valid body."""
+    await reject_unknown_query(request)
+    await validate_body(request)
 
 
 def client_ip(request: Request[Any, Any, Any], trusted: tuple[Any, ...]) -> str:

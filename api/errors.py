@@ -117,6 +117,8 @@ def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dic
     if isinstance(exc, HTTPException) and isinstance(exc.__cause__, SerializationException):
         return 400, "malformed_request", "Malformed request", "The request body is not valid JSON", [], {}, {}
     if isinstance(exc, HTTPException):
+        if exc.status_code >= 500:
+            log.error("server error: %s", type(exc).__name__, exc_info=exc)
         code, title = _HTTP_CODES.get(exc.status_code, ("error", "Error"))
         detail = exc.detail if exc.status_code < 500 else title
         headers = dict(exc.headers or {})

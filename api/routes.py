@@ -7,11 +7,16 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.types import ControllerRouterHandler
 
+from .applicants import ApplicantController
+from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
-from .deps import BearerAuthMiddleware, provide_db_session, provide_runtime, reject_unknown_query
+from .deps import BearerAuthMiddleware, check_request, provide_db_session, provide_runtime
 from .errors import jsonapi_error_response, problem_response
 from .health import HealthController
+from .jobs import JobController, StageController
+from .public import PublicJobPostingController
+from .stats import StatsController
 from .users import ApiKeyController, UserController
 
 RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
@@ -20,8 +25,13 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     UserController,
     ApiKeyController,
     AuditController,
+    StatsController,
+    JobController,
+    StageController,
+    ApplicationController,
+    ApplicantController,
 ]
-PUBLIC_HANDLERS: list[ControllerRouterHandler] = []
+PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController]
 
 
 def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
@@ -32,7 +42,7 @@ def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
         dependencies=dependencies,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         exception_handlers={Exception: problem_response},
-        before_request=reject_unknown_query,
+        before_request=check_request,
         request_max_body_size=max_body_bytes,
     )
     public = Router(
@@ -40,7 +50,7 @@ def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
         route_handlers=PUBLIC_HANDLERS,
         dependencies=dependencies,
         exception_handlers={Exception: jsonapi_error_response},
-        before_request=reject_unknown_query,
+        before_request=check_request,
         request_max_body_size=max_body_bytes,
         tags=["public"],
     )

@@ -102,3 +102,7 @@ class ErrorCollector:
     def raise_if_any(self, detail: str = "The request has invalid values") -> None:
         if self.errors:
             raise ValidationFailed(detail, errors=self.errors)
+
+
+class MalformedRequest(BadRequest):
+    code, title = "malformed_request", "Malformed request"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger("ats.events")
 
 EVENTS: frozenset[str] = frozenset(
     {"application.created", "application.status_changed", "application.erased", "document.uploaded"}
@@ -26,6 +29,11 @@ def take(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
 
 
 def emit_committed(session: AsyncSession, emit: Callable[..., Any] | None) -> None:
+    """Hand committed events to host listeners; a listener's failure never undoes the request."""
     for name, payload in take(session):
-        if emit is not None:
+        if emit is None:
+            continue
+        try:
             emit(name, **payload)
+        except Exception:
+            log.exception("emitting %s failed", name)

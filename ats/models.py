@@ -10,22 +10,34 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, new_id, utcnow
+from .pipeline import STATUSES, rank_sql
 from .roles import ROLES
 
 _ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")"
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+EMPLOYMENT_TYPES = ("full_time", "part_time", "contract", "internship", "temporary")
+JOB_STATUSES = ("draft", "published", "closed")
 
 
 def _pk() -> Mapped[uuid.UUID]:
@@ -128,3 +140,197 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class JobPosting(Base):
+    __tablename__ = "job_postings"
+    __table_args__ = (
+        CheckConstraint(_in("employment_type", EMPLOYMENT_TYPES), name="employment_type"),
+        CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+        Index(None, "account_id", "status", "created_at"),
+        Index("ix_job_postings_hiring_team", "hiring_team", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(300))
+    department: Mapped[str | None] = mapped_column(String(300))
+    employment_type: Mapped[str] = mapped_column(String(32), nullable=False, default="full_time")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hiring_team: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'")
+    )
+    application_questions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class Stage(Base):
+    """One per status per account, created with the account."""
+
+    __tablename__ = "stages"
+    __table_args__ = (
+        UniqueConstraint("account_id", "status"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+
+
+class Application(Base):
+    """One person applying to one job posting; every personal field of the candidate lives here."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        Index("uq_applications_job_id_email", "job_id", func.lower(text("email")), unique=True),
+        Index(None, "account_id", "created_at", "id"),
+        Index(None, "account_id", "job_id", "created_at", "id"),
+        Index(None, "account_id", "status", "created_at", "id"),
+        Index(None, "account_id", "status_rank", "id"),
+        Index("ix_applications_account_id_lower_name", "account_id", func.lower(text("name")), "id"),
+        Index(
+            "ix_applications_search_trgm",
+            text("lower(name || ' ' || email) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+        Index(None, "account_id", "status", "status_changed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("job_postings.id", ondelete="RESTRICT"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
+    status_rank: Mapped[int] = mapped_column(SmallInteger, Computed(rank_sql(), persisted=True))
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    status_changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    salutation: Mapped[str | None] = mapped_column(String(50))
+    first_name: Mapped[str | None] = mapped_column(String(150))
+    last_name: Mapped[str | None] = mapped_column(String(150))
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    street: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(150))
+    country: Mapped[str | None] = mapped_column(String(100))
+    cover_letter: Mapped[str | None] = mapped_column(Text)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+    source: Mapped[str | None] = mapped_column(String(100))
+    consent_privacy_policy: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    consent_privacy_policy_version: Mapped[str | None] = mapped_column(String(50))
+    consent_talent_pool: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_ip: Mapped[str | None] = mapped_column(String(64))
+    legal_hold: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    rating_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+def _application_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("applications.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+class StatusChange(Base):
+    __tablename__ = "status_history"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        Index(None, "application_id", "changed_at"),
+        Index(None, "account_id", "status", "changed_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    application_id: Mapped[uuid.UUID] = _application_fk()
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    changed_by_name: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    __table_args__ = (Index(None, "application_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    application_id: Mapped[uuid.UUID] = _application_fk()
+    author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class Rating(Base):
+    """One reviewer's rating of one application, replaced on repeat."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("application_id", "reviewer_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    application_id: Mapped[uuid.UUID] = _application_fk()
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    reviewer_name: Mapped[str | None] = mapped_column(String(200))
+    rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    criteria: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+DOCUMENT_TYPES = ("cv", "cover_letter", "certificate", "other")
+UPLOAD_STATUSES = ("uploading", "uploaded", "rejected")
+
+
+class Document(Base):
+    """A file of an application; its bytes live in S3 under a server-generated key."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint(_in("type", DOCUMENT_TYPES), name="type"),
+        CheckConstraint(_in("upload_status", UPLOAD_STATUSES), name="upload_status"),
+        Index(None, "application_id", "created_at"),
+        Index(None, "upload_status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    application_id: Mapped[uuid.UUID] = _application_fk()
+    type: Mapped[str] = mapped_column(String(16), nullable=False, default="other")
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    extension: Mapped[str] = mapped_column(String(8), nullable=False)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    upload_status: Mapped[str] = mapped_column(String(16), nullable=False, default="uploading")
+    storage_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from litestar.config.app import AppConfig
+from litestar.events import listener
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from . import events
 from .runtime import Runtime
 from .settings import Settings, load_settings
 
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from litestar import Litestar
 
 log = logging.getLogger("ats")
+
+
+async def _ignore_event(*_: Any, **__: Any) -> None:
+    return None
 
 
 @dataclass
@@ -58,6 +64,9 @@ class ATSPlugin(InitPlugin):
         configure_logging(self.settings.log_format, self.settings.log_level)
         app_config.route_handlers.extend(build_routers(self.prefix, self.settings.max_body_bytes))
         app_config.lifespan.append(self._lifespan)
+        # Litestar refuses to emit an event nobody listens to: a no-op listener makes every ATS
+        # event always emittable, and host listeners add to it.
+        app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
         app_config.middleware.insert(0, request_logging_middleware)
         fallback = by_path(self.prefix)
         app_config.exception_handlers.setdefault(NotFoundException, fallback)
@@ -77,6 +86,7 @@ class ATSPlugin(InitPlugin):
             settings, _ = await anyio.to_thread.run_sync(ensure_services, settings)
         runtime = Runtime.create(settings, engine=self.config.engine)
         runtime.emit = app.emit
+        runtime.api_base = f"{self.prefix}/api/v1"
         try:
             await anyio.to_thread.run_sync(runtime.documents.ensure_bucket)
         except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.

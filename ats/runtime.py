@@ -37,6 +37,7 @@ class Runtime:
         self.login_ip_limiter = login_ip_limiter
         self.public_limiter = public_limiter
         self.emit: Callable[..., Any] | None = None
+        self.api_base = "/api/v1"  # where document URLs point; the plugin sets its prefix
         self.background: list[Any] = []
 
     @classmethod

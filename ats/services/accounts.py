@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import new_id
 from ..models import Account, User
 from ..roles import Role
+from . import stages as stages_service
 from . import users as users_service
 
 
@@ -28,6 +29,7 @@ async def create_account(
         role=Role.ADMIN,
         password=admin_password,
     )
+    await stages_service.create_stages(session, account.id)
     return account, admin
 
 

@@ -1,0 +1,180 @@
+"""Seed-compatible JSON:API views of applications for recruiters (type ``applicant``), §5."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats.auth import Principal
+from ats.errors import FieldError, ValidationFailed
+from ats.roles import Permission
+from ats.runtime import Runtime
+from ats.services import applications
+from ats.services.stages import stages_of, status_of_stage
+from ats.views import ApplicationView
+
+from .applications import parse_if_match
+from .deps import provide_principal, requires
+from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document
+from .paging import check_page
+from .schemas import Input
+
+
+class ApplicantAttributes(Input):
+    application_stage_id: uuid.UUID
+
+
+class ApplicantData(Input):
+    type: Literal["applicant"]
+    attributes: ApplicantAttributes
+    id: uuid.UUID | None = None
+
+
+class ApplicantUpdate(Input):
+    data: ApplicantData
+
+
+def applicant_resource(view: ApplicationView, document_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": str(view.id),
+        "type": "applicant",
+        "attributes": {
+            "application_stage_id": str(view.stage.id),
+            "created_at": view.created_at,
+            "email": view.candidate.email,
+            "name": view.candidate.name,
+        },
+        "relationships": {
+            "applicant_documents": {"data": [{"id": d, "type": "applicant_document"} for d in document_ids]}
+        },
+        "meta": {},
+    }
+
+
+async def _documents(
+    session: AsyncSession, views: list[ApplicationView], include: bool
+) -> tuple[dict[uuid.UUID, list[str]], list[dict[str, Any]]]:
+    """Relationship ids come from the views; ``included`` needs names and extensions, one query."""
+    ids = {v.id: [str(d.id) for d in v.documents] for v in views}
+    if not include:
+        return ids, []
+    rows = await applications.document_rows(session, [v.id for v in views])
+    return ids, [applicant_document_resource(d) for d in rows]
+
+
+def _include_flag(include: str | None) -> bool:
+    if include is None or include == "":
+        return False
+    if include != "applicant_documents":
+        raise ValidationFailed(errors=[FieldError("include", "only applicant_documents can be included")])
+    return True
+
+
+class ApplicantController(Controller):
+    path = "/applicants"
+    tags = ["applicants (JSON:API)"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)], media_type=JSONAPI)
+    async def list_applicants(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        runtime: Runtime,
+        job_posting_id: Annotated[uuid.UUID | None, Parameter(query="filter[job_posting_id]")] = None,
+        stage_id: Annotated[uuid.UUID | None, Parameter(query="filter[application_stage_id]")] = None,
+        page_number: Annotated[int, Parameter(query="page[number]")] = 1,
+        page_size: Annotated[int, Parameter(query="page[size]")] = 20,
+        include: str | None = None,
+    ) -> Response[bytes]:
+        check_accept(request)
+        check_page(page_number, page_size)
+        with_documents = _include_flag(include)
+        statuses: list[str] = []
+        if stage_id is not None:
+            status = await status_of_stage(db_session, principal.account_id, stage_id)
+            if status is None:
+                raise ValidationFailed(errors=[FieldError("filter[application_stage_id]", "no such stage")])
+            statuses = [status]
+        result = await applications.list_applications(
+            db_session,
+            principal,
+            applications.ApplicationFilters(
+                job_id=job_posting_id, statuses=statuses, page=page_number, per_page=page_size
+            ),
+            api_base=runtime.api_base,
+        )
+        ids, included = await _documents(db_session, result.views, with_documents)
+        body: dict[str, Any] = {
+            "data": [applicant_resource(v, ids[v.id]) for v in result.views],
+            "meta": {"total": result.total, "page": page_number, "per_page": page_size},
+        }
+        if with_documents:
+            body["included"] = included
+        return document(body)
+
+    @get("/{applicant_id:uuid}", guards=[requires(Permission.READ)], media_type=JSONAPI)
+    async def get_applicant(
+        self,
+        request: Request[Any, Any, Any],
+        applicant_id: uuid.UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        runtime: Runtime,
+        include: str | None = None,
+    ) -> Response[bytes]:
+        check_accept(request)
+        with_documents = _include_flag(include)
+        view = await applications.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+        ids, included = await _documents(db_session, [view], with_documents)
+        body: dict[str, Any] = {"data": applicant_resource(view, ids[view.id])}
+        if with_documents:
+            body["included"] = included
+        return document(body, headers={"ETag": f'"{view.version}"'})
+
+    @put("/{applicant_id:uuid}", guards=[requires(Permission.READ)], media_type=JSONAPI)
+    async def move_applicant(
+        self,
+        request: Request[Any, Any, Any],
+        applicant_id: uuid.UUID,
+        data: ApplicantUpdate,
+        db_session: AsyncSession,
+        principal: Principal,
+        runtime: Runtime,
+    ) -> Response[bytes]:
+        """Moving ``application_stage_id`` is a status move under §4, nothing else."""
+        check_accept(request)
+        if data.data.id is not None and data.data.id != applicant_id:
+            raise ValidationFailed(errors=[FieldError("/data/id", "does not match the URL")])
+        stages = await stages_of(db_session, principal.account_id)
+        wanted = next(
+            (
+                status
+                for status, (sid, _) in stages.items()
+                if sid == data.data.attributes.application_stage_id
+            ),
+            None,
+        )
+        if wanted is None:
+            # Not one of this account's stages: same answer as an unknown status, listing the valid ones.
+            raise ValidationFailed(
+                "Unknown application_stage_id",
+                errors=[
+                    FieldError("/data/attributes/application_stage_id", "is not a stage of this account")
+                ],
+                extra={"allowed": [str(sid) for sid, _ in stages.values()]},
+            )
+        await applications.move(
+            db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request)
+        )
+        view = await applications.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+        ids, _ = await _documents(db_session, [view], False)
+        return document(
+            {"data": applicant_resource(view, ids[view.id])}, headers={"ETag": f'"{view.version}"'}
+        )

@@ -1,0 +1,191 @@
+"""Job postings (§3) and the account's stages (§4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats.auth import Principal
+from ats.models import JobPosting
+from ats.pipeline import Status, generic_next
+from ats.roles import Permission
+from ats.services import jobs, stages
+
+from .deps import provide_principal, requires
+from .paging import check_page, page_meta
+from .schemas import Input, Many, One
+
+EmploymentType = Literal["full_time", "part_time", "contract", "internship", "temporary"]
+JobStatus = Literal["draft", "published", "closed"]
+QuestionType = Literal["text", "boolean", "date", "number", "choice"]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Short = Annotated[str, msgspec.Meta(max_length=300)]
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class Question(Input):
+    key: Key
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    type: QuestionType
+    required: bool = False
+    choices: list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]] | None = None
+
+
+class JobCreate(Input):
+    title: Title
+    description: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
+    location: Short | None = None
+    department: Short | None = None
+    employment_type: EmploymentType = "full_time"
+    status: JobStatus = "draft"
+    closes_at: datetime | None = None
+    hiring_team: list[uuid.UUID] = []
+    application_questions: list[Question] = []
+
+
+class JobUpdate(Input):
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    description: Annotated[str, msgspec.Meta(max_length=100000)] | msgspec.UnsetType | None = msgspec.UNSET
+    location: Short | msgspec.UnsetType | None = msgspec.UNSET
+    department: Short | msgspec.UnsetType | None = msgspec.UNSET
+    employment_type: EmploymentType | msgspec.UnsetType = msgspec.UNSET
+    status: JobStatus | msgspec.UnsetType = msgspec.UNSET
+    closes_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    hiring_team: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
+    application_questions: list[Question] | msgspec.UnsetType = msgspec.UNSET
+
+
+class QuestionOut(msgspec.Struct):
+    key: str
+    label: str
+    type: str
+    required: bool
+    choices: list[str] | None
+
+
+class Job(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    location: str | None
+    department: str | None
+    employment_type: str
+    status: str
+    active: bool
+    closes_at: datetime | None
+    hiring_team: list[uuid.UUID]
+    application_questions: list[QuestionOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: JobPosting) -> Job:
+        return cls(
+            row.id,
+            row.title,
+            row.description,
+            row.location,
+            row.department,
+            row.employment_type,
+            row.status,
+            jobs.is_active(row),
+            row.closes_at,
+            list(row.hiring_team),
+            questions_out(row.application_questions),
+            row.created_at,
+            row.updated_at,
+        )
+
+
+def questions_out(stored: list[dict[str, Any]]) -> list[QuestionOut]:
+    return [
+        QuestionOut(q["key"], q["label"], q["type"], bool(q.get("required")), q.get("choices"))
+        for q in stored
+    ]
+
+
+def job_values(data: JobCreate | JobUpdate) -> dict[str, Any]:
+    """The fields the request set, as plain values for the service."""
+    values = {
+        name: getattr(data, name)
+        for name in data.__struct_fields__
+        if getattr(data, name) is not msgspec.UNSET
+    }
+    if "application_questions" in values:
+        values["application_questions"] = msgspec.to_builtins(values["application_questions"])
+    return values
+
+
+class JobController(Controller):
+    path = "/jobs"
+    tags = ["jobs"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)])
+    async def list_jobs(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        status: JobStatus | None = None,
+        search: Annotated[str, msgspec.Meta(max_length=200)] | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Many[Job]:
+        check_page(page, per_page)
+        rows, total = await jobs.list_jobs(
+            db_session,
+            principal,
+            jobs.JobFilters(status=status, search=search, offset=(page - 1) * per_page, limit=per_page),
+        )
+        return Many([Job.of(r) for r in rows], page_meta(total, page, per_page))
+
+    @post("/", guards=[requires(Permission.WRITE_JOBS)])
+    async def create_job(self, data: JobCreate, db_session: AsyncSession, principal: Principal) -> One[Job]:
+        return One(Job.of(await jobs.create_job(db_session, principal, job_values(data))))
+
+    @get("/{job_id:uuid}", guards=[requires(Permission.READ)])
+    async def get_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> One[Job]:
+        return One(Job.of(await jobs.get_job(db_session, principal, job_id)))
+
+    @patch("/{job_id:uuid}", guards=[requires(Permission.READ)])
+    async def update_job(
+        self, job_id: uuid.UUID, data: JobUpdate, db_session: AsyncSession, principal: Principal
+    ) -> One[Job]:
+        return One(Job.of(await jobs.update_job(db_session, principal, job_id, job_values(data))))
+
+    @delete("/{job_id:uuid}", status_code=204, guards=[requires(Permission.READ)])
+    async def delete_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> None:
+        await jobs.delete_job(db_session, principal, job_id)
+
+
+class StageOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    status: str
+    position: int
+    allowed_next: list[str]
+
+
+class StageController(Controller):
+    path = "/stages"
+    tags = ["pipeline"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)])
+    async def list_stages(self, db_session: AsyncSession, principal: Principal) -> Many[StageOut]:
+        """Each account's seven stages with where each may go next (reopening depends on the application)."""
+        rows = await stages.list_stages(db_session, principal.account_id)
+        return Many(
+            [
+                StageOut(
+                    r.id, r.name, r.status, r.position, [s.value for s in generic_next(Status(r.status))]
+                )
+                for r in rows
+            ]
+        )

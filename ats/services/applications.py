@@ -1,0 +1,554 @@
+"""Applications: create, read (one or a page), move through the pipeline, legal hold."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit, events
+from ..auth import Principal
+from ..db import new_id, utcnow
+from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
+from ..models import Application, Document, JobPosting, Note, StatusChange
+from ..pipeline import Status, check_move, parse_status
+from ..roles import Permission
+from ..views import (
+    Address,
+    ApplicationView,
+    Candidate,
+    Consent,
+    DocumentView,
+    HistoryEntry,
+    JobRef,
+    NoteView,
+    Ref,
+)
+from .access import application_scope
+from .jobs import escape_like
+from .stages import stages_of
+
+ORDER_COLUMNS = ("date", "name", "status")
+ORDERS = ("asc", "desc")
+CANDIDATE_FIELDS = (
+    "name",
+    "salutation",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+)
+
+
+@dataclass
+class ConsentInput:
+    privacy_policy: bool
+    privacy_policy_version: str | None
+    talent_pool: bool
+    ip_address: str | None
+
+
+def actor_name(principal: Principal) -> str | None:
+    return principal.name or None
+
+
+async def create_application(
+    session: AsyncSession,
+    principal: Principal,
+    job: JobPosting,
+    *,
+    candidate: dict[str, Any],
+    cover_letter: str | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    source: str | None = None,
+    consent: ConsentInput | None = None,
+    email_pointer: str = "/candidate/email",
+) -> Application:
+    """Insert an application in ``new`` with its first history entry; one per email per posting."""
+    email = str(candidate["email"]).strip()
+    duplicate = await session.scalar(
+        select(Application.id).where(
+            Application.job_id == job.id, func.lower(Application.email) == email.lower()
+        )
+    )
+    if duplicate is not None:
+        raise _duplicate_error(email_pointer, principal)
+    now = utcnow()
+    application = Application(
+        id=new_id(),
+        account_id=job.account_id,
+        job_id=job.id,
+        status=Status.NEW.value,
+        status_changed_at=now,
+        cover_letter=cover_letter,
+        custom_fields=custom_fields or {},
+        source=source,
+        legal_hold=False,
+        rating_total=0,
+        rating_count=0,
+        version=1,
+        created_by=principal.id,
+        created_at=now,
+        updated_at=now,
+        **{k: (candidate.get(k) or None) for k in CANDIDATE_FIELDS if k not in ("name", "email")},
+        name=str(candidate["name"]).strip(),
+        email=email,
+    )
+    if consent is not None:
+        application.consent_privacy_policy = consent.privacy_policy
+        application.consent_privacy_policy_version = consent.privacy_policy_version
+        application.consent_talent_pool = consent.talent_pool
+        application.consented_at = now
+        application.consent_ip = consent.ip_address
+    session.add(application)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _duplicate_error(email_pointer, principal) from None
+    session.add(
+        StatusChange(
+            id=new_id(),
+            account_id=job.account_id,
+            application_id=application.id,
+            status=Status.NEW.value,
+            from_status=None,
+            changed_at=now,
+            changed_by_id=principal.id if principal.type in ("user", "api_key") else None,
+            changed_by_name=actor_name(principal) if principal.type in ("user", "api_key") else None,
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "application.created",
+        object_type="application",
+        object_id=application.id,
+        data={"job_id": str(job.id), "channel": "public" if principal.type == "public" else "recruiter"},
+        account_id=job.account_id,
+    )
+    events.queue(session, "application.created", application_id=application.id, account_id=job.account_id)
+    return application
+
+
+def _duplicate_error(pointer: str, principal: Principal) -> Exception:
+    detail = "An application with this email already exists for this job posting"
+    if principal.type == "public":
+        return ValidationFailed(detail, errors=[FieldError(pointer, detail, "duplicate")])
+    return AlreadyExists(detail, errors=[FieldError(pointer, detail, "duplicate")])
+
+
+async def get_application_row(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    permission: Permission = Permission.READ,
+    lock: bool = False,
+) -> Application:
+    """An application the caller may see (404 otherwise); then ``permission`` must hold (403)."""
+    query = select(Application).where(Application.id == application_id, application_scope(principal))
+    if lock:
+        query = query.with_for_update(of=Application)
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFound("No such application")
+    principal.scope(permission)
+    return row
+
+
+# ---- reading: one query for the page, one per related collection, whatever the page size ----
+
+_APP = Application.__table__.c
+
+
+async def build_views(
+    session: AsyncSession, account_id: uuid.UUID, rows: list[Any], *, api_base: str
+) -> list[ApplicationView]:
+    """Turn application rows (with ``job_title``) into the §5 shape with three batch queries."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    stages = await stages_of(session, account_id)
+    history: dict[uuid.UUID, list[HistoryEntry]] = defaultdict(list)
+    for h in await session.execute(
+        select(
+            StatusChange.application_id,
+            StatusChange.status,
+            StatusChange.changed_at,
+            StatusChange.changed_by_id,
+            StatusChange.changed_by_name,
+            StatusChange.note,
+            StatusChange.reason,
+        )
+        .where(StatusChange.application_id.in_(ids))
+        .order_by(StatusChange.application_id, StatusChange.changed_at, StatusChange.id)
+    ):
+        by = Ref(h.changed_by_id, h.changed_by_name) if h.changed_by_id else None
+        history[h.application_id].append(HistoryEntry(h.status, h.changed_at, by, h.note, h.reason))
+    notes: dict[uuid.UUID, list[NoteView]] = defaultdict(list)
+    for n in await session.execute(
+        select(
+            Note.application_id,
+            Note.id,
+            Note.content,
+            Note.internal,
+            Note.author_id,
+            Note.author_name,
+            Note.created_at,
+            Note.updated_at,
+        )
+        .where(Note.application_id.in_(ids))
+        .order_by(Note.application_id, Note.created_at, Note.id)
+    ):
+        author = Ref(n.author_id, n.author_name) if n.author_id else None
+        notes[n.application_id].append(
+            NoteView(n.id, n.content, n.internal, author, n.created_at, n.updated_at)
+        )
+    documents: dict[uuid.UUID, list[DocumentView]] = defaultdict(list)
+    for d in await session.execute(
+        select(
+            Document.application_id,
+            Document.id,
+            Document.type,
+            Document.filename,
+            Document.mime_type,
+            Document.size,
+            Document.upload_status,
+        )
+        .where(Document.application_id.in_(ids))
+        .order_by(Document.application_id, Document.created_at, Document.id)
+    ):
+        url = f"{api_base}/applications/{d.application_id}/documents/{d.id}"
+        documents[d.application_id].append(
+            DocumentView(d.id, d.type, d.filename, d.mime_type, d.size, d.upload_status, url)
+        )
+    views = []
+    for r in rows:
+        stage_id, stage_name = stages[r.status]
+        views.append(
+            ApplicationView(
+                id=r.id,
+                job=JobRef(r.job_id, r.job_title),
+                status=r.status,
+                stage=Ref(stage_id, stage_name),
+                status_history=history[r.id],
+                candidate=Candidate(
+                    r.name,
+                    r.salutation,
+                    r.first_name,
+                    r.last_name,
+                    r.email,
+                    r.phone,
+                    Address(r.street, r.postal_code, r.city, r.country),
+                ),
+                documents=documents[r.id],
+                cover_letter=r.cover_letter,
+                custom_fields=r.custom_fields,
+                rating=round(r.rating_total / r.rating_count, 2) if r.rating_count else None,
+                rating_count=r.rating_count,
+                notes=notes[r.id],
+                consent=Consent(
+                    r.consent_privacy_policy,
+                    r.consent_privacy_policy_version,
+                    r.consent_talent_pool,
+                    r.consented_at,
+                    r.consent_ip,
+                ),
+                source=r.source,
+                legal_hold=r.legal_hold,
+                version=r.version,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+        )
+    return views
+
+
+def _base_select() -> Select[Any]:
+    return select(Application.__table__, JobPosting.title.label("job_title")).join(
+        JobPosting, JobPosting.id == Application.job_id
+    )
+
+
+async def get_view(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, api_base: str
+) -> ApplicationView:
+    principal.scope(Permission.READ)
+    row = (
+        await session.execute(
+            _base_select().where(Application.id == application_id, application_scope(principal))
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such application")
+    return (await build_views(session, principal.account_id, [row], api_base=api_base))[0]
+
+
+class Cursor(msgspec.Struct, array_like=True):
+    orderby: str
+    order: str
+    value: Any
+    id: uuid.UUID
+    page: int
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> Cursor:
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        return msgspec.json.decode(base64.urlsafe_b64decode(padded.encode()), type=Cursor)
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")]) from None
+
+
+@dataclass
+class ApplicationFilters:
+    job_id: uuid.UUID | None = None
+    statuses: list[str] = field(default_factory=list)
+    stage_id: uuid.UUID | None = None
+    search: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    orderby: str = "date"
+    order: str = "desc"
+    page: int = 1
+    per_page: int = 20
+    cursor: str | None = None
+
+
+@dataclass
+class ApplicationPage:
+    views: list[ApplicationView]
+    total: int
+    page: int
+    per_page: int
+    next_cursor: str | None
+
+
+def parse_statuses(raw: str | None, pointer: str = "status") -> list[str]:
+    if not raw:
+        return []
+    return [parse_status(part.strip(), pointer).value for part in raw.split(",") if part.strip()]
+
+
+def _sort_key(orderby: str) -> Any:
+    if orderby == "name":
+        return func.lower(Application.name)
+    if orderby == "status":
+        return Application.status_rank
+    return Application.created_at
+
+
+def _cursor_value(orderby: str, view_row: Any) -> Any:
+    if orderby == "name":
+        return view_row.name.lower()
+    if orderby == "status":
+        return view_row.status_rank
+    return view_row.created_at.isoformat()
+
+
+def _cursor_literal(orderby: str, value: Any) -> Any:
+    if orderby == "date":
+        try:
+            return datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")]) from None
+    if orderby == "status" and not isinstance(value, int):
+        raise ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")])
+    return value
+
+
+async def list_applications(
+    session: AsyncSession, principal: Principal, filters: ApplicationFilters, *, api_base: str
+) -> ApplicationPage:
+    """One page: keyset when ``cursor`` is given (deep pages stay fast), else page number."""
+    principal.scope(Permission.READ)
+    where: list[ColumnElement[bool]] = [application_scope(principal)]
+    if filters.job_id is not None:
+        where.append(Application.job_id == filters.job_id)
+    if filters.statuses:
+        where.append(Application.status.in_(filters.statuses))
+    if filters.search:
+        pattern = "%" + escape_like(filters.search.strip().lower()) + "%"
+        where.append(func.lower(Application.name + " " + Application.email).like(pattern, escape="\\"))
+    if filters.date_from is not None:
+        where.append(Application.created_at >= filters.date_from)
+    if filters.date_to is not None:
+        where.append(Application.created_at < filters.date_to)
+    total = int(await session.scalar(select(func.count()).select_from(Application).where(*where)) or 0)
+
+    key = _sort_key(filters.orderby)
+    descending = filters.order == "desc"
+    page = filters.page
+    query = _base_select().where(*where)
+    if filters.cursor:
+        cursor = decode_cursor(filters.cursor)
+        if (cursor.orderby, cursor.order) != (filters.orderby, filters.order):
+            raise ValidationFailed(errors=[FieldError("cursor", "was issued for another orderby or order")])
+        boundary = tuple_(key, Application.id)
+        value = tuple_(_cursor_literal(cursor.orderby, cursor.value), cursor.id)
+        query = query.where(boundary < value if descending else boundary > value)
+        page = cursor.page
+    else:
+        query = query.offset((page - 1) * filters.per_page)
+    order = [key.desc(), Application.id.desc()] if descending else [key.asc(), Application.id.asc()]
+    rows = list(await session.execute(query.order_by(*order).limit(filters.per_page + 1)))
+    more = len(rows) > filters.per_page
+    rows = rows[: filters.per_page]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            Cursor(filters.orderby, filters.order, _cursor_value(filters.orderby, last), last.id, page + 1)
+        )
+    views = await build_views(session, principal.account_id, rows, api_base=api_base)
+    return ApplicationPage(views, total, page, filters.per_page, next_cursor)
+
+
+# ---- changes ----
+
+
+def check_version(application: Application, expected: int | None) -> None:
+    if expected is not None and expected != application.version:
+        raise VersionConflict(
+            f"The application changed (version {application.version}, If-Match {expected})",
+            extra={"version": application.version},
+        )
+
+
+async def move(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    target: str,
+    *,
+    note: str | None = None,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    status_pointer: str = "/status",
+) -> Application:
+    """Move under the status machine, checked against the status at this moment (row lock)."""
+    wanted = parse_status(target, status_pointer)
+    application = await get_application_row(
+        session, principal, application_id, permission=Permission.WORK, lock=True
+    )
+    check_version(application, expected_version)
+    current = Status(application.status)
+    previous = Status(application.previous_status) if application.previous_status else None
+    outcome = check_move(current, wanted, previous)
+    if not outcome.changed:
+        return application
+    now = utcnow()
+    application.status = wanted.value
+    application.previous_status = outcome.previous_after.value if outcome.previous_after else None
+    application.status_changed_at = now
+    application.version += 1
+    application.updated_at = now
+    session.add(
+        StatusChange(
+            id=new_id(),
+            account_id=application.account_id,
+            application_id=application.id,
+            status=wanted.value,
+            from_status=current.value,
+            changed_at=now,
+            changed_by_id=principal.id,
+            changed_by_name=actor_name(principal),
+            note=note,
+            reason=reason,
+        )
+    )
+    if note:
+        session.add(
+            Note(
+                id=new_id(),
+                account_id=application.account_id,
+                application_id=application.id,
+                author_id=principal.id,
+                author_name=actor_name(principal),
+                content=note,
+                internal=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "application.status_changed",
+        object_type="application",
+        object_id=application.id,
+        data={
+            "from": current.value,
+            "to": wanted.value,
+            "with_note": bool(note),
+            "with_reason": bool(reason),
+        },
+    )
+    events.queue(
+        session,
+        "application.status_changed",
+        application_id=application.id,
+        account_id=application.account_id,
+        from_status=current.value,
+        to_status=wanted.value,
+    )
+    return application
+
+
+async def set_legal_hold(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    legal_hold: bool,
+    *,
+    expected_version: int | None = None,
+) -> Application:
+    application = await get_application_row(
+        session, principal, application_id, permission=Permission.COMPLIANCE, lock=True
+    )
+    check_version(application, expected_version)
+    if application.legal_hold != legal_hold:
+        application.legal_hold = legal_hold
+        application.version += 1
+        application.updated_at = utcnow()
+        await session.flush()
+        await audit.record(
+            session,
+            principal,
+            "application.updated",
+            object_type="application",
+            object_id=application.id,
+            data={"fields": ["legal_hold"], "legal_hold": legal_hold},
+        )
+    return application
+
+
+async def document_rows(session: AsyncSession, application_ids: list[uuid.UUID]) -> list[Document]:
+    """Documents of these applications, oldest first (for views that need name and extension)."""
+    if not application_ids:
+        return []
+    rows = await session.scalars(
+        select(Document)
+        .where(Document.application_id.in_(application_ids))
+        .order_by(Document.application_id, Document.created_at, Document.id)
+    )
+    return list(rows)

@@ -1,0 +1,108 @@
+"""Per-reviewer ratings: one per reviewer per application, replaced on repeat; the mean kept on the row."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit
+from ..auth import Principal
+from ..db import new_id, utcnow
+from ..errors import FieldError, ValidationFailed
+from ..models import Application, Rating
+from ..roles import Permission
+from ..views import RatingSummary, RatingView, Ref
+from .applications import actor_name, get_application_row
+
+MIN, MAX = 1, 5
+
+
+def check_rating(rating: int, criteria: dict[str, int]) -> None:
+    errors = []
+    if not MIN <= rating <= MAX:
+        errors.append(FieldError("/rating", f"must be between {MIN} and {MAX}"))
+    for name, value in criteria.items():
+        if not MIN <= value <= MAX:
+            errors.append(FieldError(f"/criteria/{name}", f"must be between {MIN} and {MAX}"))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+async def set_rating(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    rating: int,
+    criteria: dict[str, int],
+) -> RatingSummary:
+    """Upsert the caller's rating; the application's total and count change in the same transaction."""
+    check_rating(rating, criteria)
+    application = await get_application_row(
+        session, principal, application_id, permission=Permission.WORK, lock=True
+    )
+    assert principal.id is not None
+    now = utcnow()
+    await session.execute(
+        insert(Rating)
+        .values(
+            id=new_id(),
+            account_id=application.account_id,
+            application_id=application.id,
+            reviewer_id=principal.id,
+            reviewer_name=actor_name(principal),
+            rating=rating,
+            criteria=criteria,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[Rating.application_id, Rating.reviewer_id],
+            set_={
+                "rating": rating,
+                "criteria": criteria,
+                "updated_at": now,
+                "reviewer_name": actor_name(principal),
+            },
+        )
+    )
+    total, count = (
+        await session.execute(
+            select(func.coalesce(func.sum(Rating.rating), 0), func.count()).where(
+                Rating.application_id == application.id
+            )
+        )
+    ).one()
+    await session.execute(
+        update(Application)
+        .where(Application.id == application.id)
+        .values(rating_total=int(total), rating_count=int(count))
+        .execution_options(synchronize_session=False)
+    )
+    application.rating_total, application.rating_count = int(total), int(count)
+    await audit.record(
+        session,
+        principal,
+        "rating.set",
+        object_type="application",
+        object_id=application.id,
+        data={"rating": rating, "criteria_count": len(criteria)},
+    )
+    average = round(int(total) / int(count), 2) if count else None
+    return RatingSummary(rating, criteria, average, int(count))
+
+
+async def list_ratings(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID
+) -> list[RatingView]:
+    application = await get_application_row(session, principal, application_id)
+    rows = await session.scalars(
+        select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
+    )
+    return [
+        RatingView(Ref(r.reviewer_id, r.reviewer_name), r.rating, r.criteria, r.created_at, r.updated_at)
+        for r in rows
+    ]

@@ -1,0 +1,107 @@
+"""The read model: what the recruiter API returns for an application (§5), as msgspec structs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class Ref(msgspec.Struct):
+    id: uuid.UUID
+    name: str | None
+
+
+class JobRef(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+
+
+class HistoryEntry(msgspec.Struct):
+    status: str
+    changed_at: datetime
+    changed_by: Ref | None
+    note: str | None
+    reason: str | None
+
+
+class Address(msgspec.Struct):
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+
+
+class Candidate(msgspec.Struct):
+    name: str
+    salutation: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str
+    phone: str | None
+    address: Address
+
+
+class DocumentView(msgspec.Struct):
+    id: uuid.UUID
+    type: str
+    filename: str
+    mime_type: str | None
+    size: int | None
+    upload_status: str
+    url: str
+
+
+class NoteView(msgspec.Struct):
+    id: uuid.UUID
+    content: str
+    internal: bool
+    author: Ref | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Consent(msgspec.Struct):
+    privacy_policy: bool
+    privacy_policy_version: str | None
+    talent_pool: bool
+    consented_at: datetime | None
+    ip_address: str | None
+
+
+class ApplicationView(msgspec.Struct):
+    id: uuid.UUID
+    job: JobRef
+    status: str
+    stage: Ref
+    status_history: list[HistoryEntry]
+    candidate: Candidate
+    documents: list[DocumentView]
+    cover_letter: str | None
+    custom_fields: dict[str, Any]
+    rating: float | None
+    rating_count: int
+    notes: list[NoteView]
+    consent: Consent
+    source: str | None
+    legal_hold: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RatingView(msgspec.Struct):
+    reviewer: Ref
+    rating: int
+    criteria: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RatingSummary(msgspec.Struct):
+    rating: int
+    criteria: dict[str, int]
+    average: float | None
+    count: int

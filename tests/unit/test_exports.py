@@ -1,0 +1,566 @@
+"""Export rendering: JSON against its published schema, the PDF report, the streamed ZIP. Memory only."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import time
+import tracemalloc
+import uuid
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+import exports
+from exports import (
+    SCHEMA_ID,
+    ExportBundle,
+    ExportDocument,
+    ExportHistoryEntry,
+    ExportNote,
+    ExportRating,
+    json_schema,
+    render_pdf,
+    stream_zip,
+    to_json_bytes,
+    unique_names,
+)
+from exports.pdf import _size, as_text, humanise, markup
+
+SCHEMA_PATH = Path(exports.__file__).parent / "schema" / "application-export-v1.json"
+TOP_LEVEL = [
+    "schema",
+    "generated_at",
+    "application",
+    "job",
+    "status_history",
+    "ratings",
+    "notes",
+    "documents",
+]
+MIB = 1024 * 1024
+T0 = datetime(2025, 1, 16, 9, 0, tzinfo=UTC)
+CEST = timezone(timedelta(hours=2))
+
+
+def uid(n: int) -> uuid.UUID:
+    return uuid.UUID(f"00000000-0000-4000-8000-{n:012d}")
+
+
+def pdf_string(text: str) -> bytes:
+    """Text as it appears inside a PDF string literal (parentheses and backslashes escaped)."""
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+
+
+def marker(name: str) -> str:
+    return f"MRK{name}X"
+
+
+def application(**overrides: Any) -> dict[str, Any]:
+    """Every column of ``ats.models.Application``, strings carrying unique markers."""
+    values: dict[str, Any] = {
+        "id": uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        "account_id": uuid.UUID("00000000-0000-4000-8000-000000000002"),
+        "job_id": uuid.UUID("00000000-0000-4000-8000-000000000003"),
+        "status": "interview",
+        "status_rank": 3,
+        "previous_status": "screening",
+        "status_changed_at": T0.astimezone(CEST),
+        "name": marker("Name"),
+        "salutation": marker("Salutation"),
+        "first_name": marker("FirstName"),
+        "last_name": marker("LastName"),
+        "email": f"{marker('Email')}@example.com",
+        "phone": marker("Phone"),
+        "street": marker("Street"),
+        "postal_code": marker("PostalCode"),
+        "city": marker("City"),
+        "country": marker("Country"),
+        "cover_letter": f"{marker('CoverLetter')}\nsecond line",
+        "custom_fields": {marker("CustomKey"): marker("CustomValue"), "b_years": 5, "a_list": ["x", "y"]},
+        "source": marker("Source"),
+        "consent_privacy_policy": True,
+        "consent_privacy_policy_version": marker("PolicyVersion"),
+        "consent_talent_pool": False,
+        "consented_at": T0,
+        "consent_ip": marker("ConsentIp"),
+        "legal_hold": False,
+        "rating_total": 7,
+        "rating_count": 2,
+        "version": 4,
+        "created_by": None,
+        "created_at": T0,
+        "updated_at": T0 + timedelta(hours=1),
+    }
+    values.update(overrides)
+    return values
+
+
+def bundle(*, include_internal: bool = True, **overrides: Any) -> ExportBundle:
+    fields: dict[str, Any] = {
+        "application": application(),
+        "job": {"id": uuid.UUID("00000000-0000-4000-8000-000000000003"), "title": marker("JobTitle")},
+        "history": [
+            ExportHistoryEntry("new", T0, None, None, None),
+            ExportHistoryEntry(
+                "interview",
+                T0 + timedelta(days=2),
+                marker("ChangedBy"),
+                marker("HistoryNote"),
+                marker("Reason"),
+            ),
+        ],
+        "ratings": [
+            ExportRating(marker("Reviewer"), 4, {marker("Criterion"): 5, "culture": 3}, T0, T0),
+            ExportRating(None, 3, {}, T0, T0 + timedelta(minutes=5)),
+        ],
+        "notes": [
+            ExportNote(uid(11), marker("ExternalNote"), False, marker("NoteAuthor"), T0, T0),
+            ExportNote(uid(12), marker("InternalNote"), True, None, T0, T0 + timedelta(hours=3)),
+        ],
+        "documents": [
+            ExportDocument(
+                uid(21),
+                "cv",
+                f"{marker('Filename')}.pdf",
+                "application/pdf",
+                12345,
+                "uploaded",
+                T0,
+                "pdf",
+                T0,
+            ),
+            ExportDocument(uid(22), "other", "scan.png", None, None, "uploading", T0),
+        ],
+        "generated_at": datetime(2025, 2, 1, 14, 30, 5, tzinfo=CEST),
+        "include_internal": include_internal,
+    }
+    fields.update(overrides)
+    return ExportBundle(**fields)
+
+
+MARKERS = [
+    "Name",
+    "Salutation",
+    "FirstName",
+    "LastName",
+    "Email",
+    "Phone",
+    "Street",
+    "PostalCode",
+    "City",
+    "Country",
+    "CoverLetter",
+    "CustomKey",
+    "CustomValue",
+    "Source",
+    "PolicyVersion",
+    "ConsentIp",
+    "JobTitle",
+    "ChangedBy",
+    "HistoryNote",
+    "Reason",
+    "Reviewer",
+    "Criterion",
+    "ExternalNote",
+    "NoteAuthor",
+    "InternalNote",
+    "Filename",
+]
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def test_json_has_the_published_shape_in_order() -> None:
+    document = json.loads(to_json_bytes(bundle()))
+
+    assert list(document) == TOP_LEVEL
+    assert document["schema"] == SCHEMA_ID
+    assert document["generated_at"] == "2025-02-01T12:30:05Z"
+    app = document["application"]
+    assert list(app) == sorted(app)
+    assert list(app["custom_fields"]) == sorted(app["custom_fields"])
+    assert app["id"] == "00000000-0000-4000-8000-000000000001"
+    assert app["status_changed_at"] == "2025-01-16T09:00:00Z"
+    assert app["created_by"] is None
+    assert document["status_history"][1] == {
+        "status": "interview",
+        "changed_at": "2025-01-18T09:00:00Z",
+        "changed_by_name": marker("ChangedBy"),
+        "note": marker("HistoryNote"),
+        "reason": marker("Reason"),
+    }
+    assert document["documents"][1]["mime_type"] is None
+    assert document["documents"][1]["uploaded_at"] is None
+
+
+def test_json_carries_every_field_and_every_marker() -> None:
+    encoded = to_json_bytes(bundle()).decode()
+    for name in MARKERS:
+        assert marker(name) in encoded, name
+    assert set(json.loads(encoded)["application"]) == set(application())
+
+
+def test_json_renders_any_application_keys_generically() -> None:
+    extra = application(
+        future_column=marker("Future"),
+        consent_ip=ipaddress.ip_address("203.0.113.9"),
+        nested={"z": [T0.astimezone(CEST)], "a": None},
+    )
+    document = json.loads(to_json_bytes(bundle(application=extra)))
+
+    assert document["application"]["future_column"] == marker("Future")
+    assert document["application"]["consent_ip"] == "203.0.113.9"
+    assert document["application"]["nested"] == {"a": None, "z": ["2025-01-16T09:00:00Z"]}
+
+
+def test_json_refuses_a_value_it_cannot_represent() -> None:
+    with pytest.raises(TypeError):
+        to_json_bytes(bundle(application=application(odd=object())))
+
+
+def test_json_is_stable() -> None:
+    reordered = dict(reversed(list(application().items())))
+    assert to_json_bytes(bundle()) == to_json_bytes(bundle(application=reordered))
+
+
+def test_internal_notes_only_when_included() -> None:
+    shown = json.loads(to_json_bytes(bundle(include_internal=True)))["notes"]
+    hidden = json.loads(to_json_bytes(bundle(include_internal=False)))["notes"]
+
+    assert [n["internal"] for n in shown] == [False, True]
+    assert [n["content"] for n in hidden] == [marker("ExternalNote")]
+    assert marker("InternalNote").encode() not in render_pdf(bundle(include_internal=False), compress=False)
+
+
+# --- the published schema -------------------------------------------------------------------------
+# `jsonschema` is not installed in this project, so these check the schema's own required keys and closed
+# shapes against the output rather than running a full validator.
+
+
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_bytes())
+    return schema
+
+
+def test_schema_is_published_with_the_package() -> None:
+    assert json_schema() == SCHEMA_PATH.read_bytes()
+    schema = _schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == SCHEMA_ID
+    assert schema["properties"]["schema"]["const"] == SCHEMA_ID
+
+
+def _check(instance: Any, shape: dict[str, Any], defs: dict[str, Any], where: str) -> None:
+    """The subset of JSON Schema the export schema uses: $ref, type, const, enum, required, properties."""
+    if "$ref" in shape:
+        shape = defs[shape["$ref"].removeprefix("#/$defs/")]
+    if "oneOf" in shape:
+        failures = 0
+        for option in shape["oneOf"]:
+            try:
+                _check(instance, option, defs, where)
+            except AssertionError:
+                failures += 1
+        assert failures == len(shape["oneOf"]) - 1, f"{where}: {instance!r} matches not exactly one option"
+        return
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "null": type(None),
+    }
+    if "type" in shape:
+        allowed = shape["type"] if isinstance(shape["type"], list) else [shape["type"]]
+        assert any(
+            isinstance(instance, kinds[t]) and not (t == "integer" and isinstance(instance, bool))
+            for t in allowed
+        ), f"{where}: {instance!r} is not {allowed}"
+    if "const" in shape:
+        assert instance == shape["const"], where
+    if "enum" in shape:
+        assert instance in shape["enum"], where
+    if isinstance(instance, str) and "pattern" in shape:
+        assert instance.endswith("Z"), f"{where}: {instance!r} is not UTC"
+    if isinstance(instance, str) and shape.get("format") == "date-time":
+        datetime.fromisoformat(instance)
+    if isinstance(instance, str) and shape.get("format") == "uuid":
+        uuid.UUID(instance)
+    if isinstance(instance, dict):
+        missing = set(shape.get("required", ())) - set(instance)
+        assert not missing, f"{where}: missing {missing}"
+        properties = shape.get("properties", {})
+        if shape.get("additionalProperties") is False:
+            assert set(instance) <= set(properties), f"{where}: unexpected {set(instance) - set(properties)}"
+        for key, value in instance.items():
+            if key in properties:
+                _check(value, properties[key], defs, f"{where}/{key}")
+            elif isinstance(shape.get("additionalProperties"), dict):
+                _check(value, shape["additionalProperties"], defs, f"{where}/{key}")
+    if isinstance(instance, list) and "items" in shape:
+        for i, item in enumerate(instance):
+            _check(item, shape["items"], defs, f"{where}/{i}")
+
+
+@pytest.mark.parametrize("include_internal", [True, False])
+def test_json_conforms_to_the_schema(include_internal: bool) -> None:
+    schema = _schema()
+    document = json.loads(to_json_bytes(bundle(include_internal=include_internal)))
+
+    assert schema["required"] == TOP_LEVEL
+    _check(document, schema, schema["$defs"], "")
+
+
+def test_schema_lists_every_candidate_column() -> None:
+    listed = set(_schema()["$defs"]["application"]["properties"])
+    assert set(application()) <= listed
+
+
+def test_schema_check_catches_a_broken_document() -> None:
+    schema = _schema()
+    document = json.loads(to_json_bytes(bundle()))
+    del document["notes"][0]["author_name"]
+    with pytest.raises(AssertionError, match="author_name"):
+        _check(document, schema, schema["$defs"], "")
+
+
+# --- PDF ------------------------------------------------------------------------------------------
+
+
+def test_pdf_shows_every_field() -> None:
+    pdf = render_pdf(bundle(), compress=False)
+
+    assert pdf.startswith(b"%PDF-")
+    for name in MARKERS:
+        assert marker(name).encode() in pdf, name
+    for label in (
+        "Consent privacy policy version",
+        "Consent IP",
+        "Job ID",
+        "Status history (2)",
+        "Notes (2)",
+    ):
+        assert pdf_string(label) in pdf, label
+
+
+def test_pdf_compressed_by_default() -> None:
+    pdf = render_pdf(bundle())
+    assert pdf.startswith(b"%PDF-")
+    assert marker("Name").encode() not in pdf
+
+
+def test_pdf_escapes_markup() -> None:
+    hostile = f"{marker('Markup')} a & b <b>bold</b> <font size=40>x</font> 1 > 0 &amp;"
+    pdf = render_pdf(bundle(application=application(name=hostile, phone="<unclosed")), compress=False)
+
+    assert b"a & b <b>bold</b> <font size=40>x</font> 1 > 0 &amp;" in pdf
+    assert b"<unclosed" in pdf
+
+
+def test_pdf_survives_unicode_none_and_control_characters() -> None:
+    odd = application(
+        name="Zoë Müller \u2013 Łódź",
+        city="東京 😀",
+        street="tab\there\x00nul\x0bvt\r\nwindows line",
+        salutation=None,
+        phone=None,
+        cover_letter=None,
+        custom_fields={},
+    )
+    quiet = bundle(
+        application=odd,
+        history=[ExportHistoryEntry("new", T0, None, None, None)],
+        ratings=[ExportRating(None, 1, {}, T0, T0)],
+        notes=[ExportNote(uuid.uuid4(), "", False, None, T0, T0)],
+        documents=[ExportDocument(uuid.uuid4(), "other", "Łódź.pdf", None, None, "rejected", T0)],
+    )
+    pdf = render_pdf(quiet, compress=False)
+
+    assert pdf.startswith(b"%PDF-")
+    assert b"Zo\\353 M\\374ller" in pdf  # WinAnsi octal escapes: the glyphs Helvetica has are kept
+
+
+def test_pdf_of_empty_sections() -> None:
+    empty = bundle(application={}, job={}, history=[], ratings=[], notes=[], documents=[])
+    pdf = render_pdf(empty, compress=False)
+    assert pdf_string("Status history (0)") in pdf
+    assert b"None." in pdf
+
+
+def test_pdf_prints_long_values_in_full() -> None:
+    cover_letter = "\n".join(f"line {i} of the letter & more" for i in range(400)) + marker("LetterEnd")
+    one_word = "x" * 5000 + marker("WordEnd")
+    long_note = "word " * 4000 + marker("HistoryEnd")
+    pdf = render_pdf(
+        bundle(
+            application=application(cover_letter=cover_letter, street=one_word),
+            history=[ExportHistoryEntry("new", T0, None, long_note, None)],
+        ),
+        compress=False,
+    )
+    for end in ("LetterEnd", "HistoryEnd"):
+        assert marker(end).encode() in pdf, end
+    assert pdf_string("(in full below: Cover letter)") in pdf
+
+
+def test_pdf_of_200_notes_and_50_history_entries_is_quick() -> None:
+    notes = [
+        ExportNote(
+            uuid.uuid4(), f"{marker(f'Note{i}')} " + "talked about the role " * 20, i % 3 == 0, "Ann", T0, T0
+        )
+        for i in range(200)
+    ]
+    history = [
+        ExportHistoryEntry("screening", T0 + timedelta(hours=i), "Bob", f"{marker(f'Step{i}')} moved", "fit")
+        for i in range(50)
+    ]
+    big = bundle(notes=notes, history=history)
+
+    started = time.perf_counter()
+    pdf = render_pdf(big, compress=False)
+    elapsed = time.perf_counter() - started
+
+    print(f"PDF with 200 notes and 50 history entries: {elapsed:.3f} s, {len(pdf)} bytes")
+    assert elapsed < 10
+    assert marker("Note199").encode() in pdf
+    assert marker("Step49").encode() in pdf
+    assert pdf_string("Notes (200)") in pdf
+
+
+def test_labels_and_values() -> None:
+    assert humanise("consent_privacy_policy_version") == "Consent privacy policy version"
+    assert humanise("consent_ip") == "Consent IP"
+    assert humanise("id") == "ID"
+    assert humanise("job_id") == "Job ID"
+    assert as_text(None) == "—"
+    assert as_text(True) == "Yes"
+    assert as_text(T0.astimezone(CEST)) == "2025-01-16 09:00:00 UTC"
+    assert as_text({"b": 1, "a": [1, 2]}) == "b: 1\na: [1,2]"
+    assert as_text([]) == "—"
+    assert _size(1234567) == "1.2 MiB (1,234,567 bytes)"
+    assert _size(512) == "512 bytes"
+    assert markup("a & <b>\nc") == "a &amp; &lt;b&gt;<br/>c"
+
+
+# --- ZIP ------------------------------------------------------------------------------------------
+
+
+def chunks_of(*parts: bytes) -> Callable[[], Iterator[bytes]]:
+    return lambda: iter(parts)
+
+
+def test_zip_holds_data_report_and_documents() -> None:
+    data_json = to_json_bytes(bundle())
+    report = render_pdf(bundle())
+    cv = b"%PDF-1.4 cv " * 1000
+    photo = bytes(range(256)) * 40
+
+    archive = b"".join(
+        stream_zip(
+            data_json, report, [("cv.pdf", chunks_of(cv[:5000], cv[5000:])), ("me.png", chunks_of(photo))]
+        )
+    )
+
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.testzip() is None
+        assert z.namelist() == ["data.json", "report.pdf", "documents/cv.pdf", "documents/me.png"]
+        assert z.read("data.json") == data_json
+        assert z.read("report.pdf") == report
+        assert z.read("documents/cv.pdf") == cv
+        assert z.read("documents/me.png") == photo
+        assert z.getinfo("data.json").compress_type == zipfile.ZIP_DEFLATED
+        assert z.getinfo("documents/cv.pdf").compress_type == zipfile.ZIP_STORED
+
+
+def test_zip_without_documents() -> None:
+    archive = b"".join(stream_zip(b"{}", b"%PDF-", []))
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.namelist() == ["data.json", "report.pdf"]
+
+
+def test_zip_suffixes_equal_names() -> None:
+    names = ["cv.pdf", "cv.pdf", "CV.pdf", "notes", "notes", "cv (2).pdf", "cv.pdf", "", ""]
+    documents = [(name, chunks_of(f"doc {i}".encode())) for i, name in enumerate(names)]
+
+    archive = b"".join(stream_zip(b"{}", b"%PDF-", documents))
+
+    expected = [
+        *("cv.pdf", "cv (2).pdf", "CV (3).pdf", "notes", "notes (2)", "cv (2) (2).pdf", "cv (4).pdf"),
+        *("document", "document (2)"),
+    ]
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.namelist()[2:] == [f"documents/{name}" for name in expected]
+        for i, name in enumerate(expected):
+            assert z.read(f"documents/{name}") == f"doc {i}".encode()
+    assert list(unique_names([".env", ".env", "a.tar.gz", "a.tar.gz"])) == [
+        ".env",
+        ".env (2)",
+        "a.tar.gz",
+        "a.tar (2).gz",
+    ]
+
+
+def test_zip_opens_each_document_only_when_the_stream_reaches_it() -> None:
+    events: list[str] = []
+
+    def document(name: str) -> Callable[[], Iterator[bytes]]:
+        def open_chunks() -> Iterator[bytes]:
+            events.append(f"open {name}")
+            for i in range(3):
+                events.append(f"chunk {name}")
+                yield f"{name}{i}".encode()
+
+        return open_chunks
+
+    stream = stream_zip(b"{}", b"%PDF-", [("a.pdf", document("a")), ("b.pdf", document("b"))])
+    assert events == []
+    parts = [next(stream)]
+    assert events == []  # data.json's header: no document opened yet
+
+    parts.extend(stream)
+    assert events == ["open a", "chunk a", "chunk a", "chunk a", "open b", "chunk b", "chunk b", "chunk b"]
+    with zipfile.ZipFile(io.BytesIO(b"".join(parts))) as z:
+        assert z.read("documents/b.pdf") == b"b0b1b2"
+
+
+def test_zip_streams_50_mib_in_bounded_memory() -> None:
+    def big_document() -> Iterator[bytes]:
+        for i in range(50):
+            yield bytes([i]) * MIB  # a fresh chunk each time: keeping any of them would show in the peak
+
+    tracemalloc.start()
+    try:
+        total, crc = 0, 0
+        for chunk in stream_zip(b'{"x": 1}', b"%PDF-", [("big.bin", big_document)]):
+            total += len(chunk)
+            crc = zlib.crc32(chunk, crc)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert total > 50 * MIB
+    assert peak < 16 * MIB, f"peak {peak / MIB:.1f} MiB"
+
+
+def test_public_names() -> None:
+    assert set(exports.__all__) >= {
+        "ExportBundle",
+        "ExportDocument",
+        "ExportHistoryEntry",
+        "ExportNote",
+        "ExportRating",
+        "render_pdf",
+        "stream_zip",
+        "to_json_bytes",
+    }
+    assert msgspec.json.decode(json_schema())["$id"] == SCHEMA_ID
