@@ -154,27 +154,17 @@ class ApplicantController(Controller):
             raise ValidationFailed(errors=[FieldError("/data/id", "does not match the URL")])
         stages = await stages_of(db_session, principal.account_id)
         wanted = next(
-            (
-                status
-                for status, (sid, _) in stages.items()
-                if sid == data.data.attributes.application_stage_id
-            ),
+            (status for status, (sid, _) in stages.items() if sid == data.data.attributes.application_stage_id),
             None,
         )
         if wanted is None:
             # Not one of this account's stages: same answer as an unknown status, listing the valid ones.
             raise ValidationFailed(
                 "Unknown application_stage_id",
-                errors=[
-                    FieldError("/data/attributes/application_stage_id", "is not a stage of this account")
-                ],
+                errors=[FieldError("/data/attributes/application_stage_id", "is not a stage of this account")],
                 extra={"allowed": [str(sid) for sid, _ in stages.values()]},
             )
-        await applications.move(
-            db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request)
-        )
+        await applications.move(db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request))
         view = await applications.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
         ids, _ = await _documents(db_session, [view], False)
-        return document(
-            {"data": applicant_resource(view, ids[view.id])}, headers={"ETag": f'"{view.version}"'}
-        )
+        return document({"data": applicant_resource(view, ids[view.id])}, headers={"ETag": f'"{view.version}"'})

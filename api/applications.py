@@ -212,9 +212,7 @@ class ApplicationController(Controller):
     async def add_note(
         self, application_id: uuid.UUID, data: NoteIn, db_session: AsyncSession, principal: Principal
     ) -> One[NoteView]:
-        row = await notes.add_note(
-            db_session, principal, application_id, content=data.content, internal=data.internal
-        )
+        row = await notes.add_note(db_session, principal, application_id, content=data.content, internal=data.internal)
         return One(note_view(row))
 
     @get("/{application_id:uuid}/notes", guards=[requires(Permission.READ)])
@@ -242,9 +240,7 @@ class ApplicationController(Controller):
         )
         return One(note_view(row))
 
-    @delete(
-        "/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[requires(Permission.READ)]
-    )
+    @delete("/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[requires(Permission.READ)])
     async def delete_note(
         self, application_id: uuid.UUID, note_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> None:

@@ -70,9 +70,7 @@ class AuditController(Controller):
         if action is not None and action not in audit.ACTIONS:
             from ats.errors import FieldError, ValidationFailed
 
-            raise ValidationFailed(
-                errors=[FieldError("action", "must be one of " + ", ".join(sorted(audit.ACTIONS)))]
-            )
+            raise ValidationFailed(errors=[FieldError("action", "must be one of " + ", ".join(sorted(audit.ACTIONS)))])
         rows, total = await audit.list_events(
             db_session,
             principal.account_id,

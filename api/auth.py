@@ -75,9 +75,7 @@ class AuthController(Controller):
         return _token_response(pair)
 
     @post("/refresh", opt={"exclude_from_auth": True}, status_code=200)
-    async def refresh(
-        self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime
-    ) -> TokenResponse:
+    async def refresh(self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime) -> TokenResponse:
         """A new pair; the used refresh token stops working (a reuse ends the whole session)."""
         db_session.info[COMMIT_ON_ERROR] = True  # a detected reuse revokes the family even on 401
         pair = await sessions.refresh(

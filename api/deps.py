@@ -23,6 +23,7 @@ from ats.runtime import Runtime
 from ats.services import sessions
 
 from .errors import field_error_from_msgspec
+from .jsonapi import negotiate
 
 STATE_KEY = "ats_runtime"
 COMMIT_ON_ERROR = "commit_on_error"
@@ -63,9 +64,7 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Resolves ``Authorization: Bearer …`` (user access token or API key) into a :class:`Principal`."""
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -180,3 +179,9 @@ def client_ip(request: Request[Any, Any, Any], trusted: tuple[Any, ...]) -> str:
         if not is_trusted(address):
             return address
     return peer
+
+
+async def check_public_request(request: Request[Any, Any, Any]) -> None:
+    """Public JSON:API requests: media types first (415, 406), then the common checks."""
+    await negotiate(request)
+    await check_request(request)

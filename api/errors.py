@@ -58,13 +58,7 @@ def field_error_from_msgspec(message: str) -> FieldError:
     named = _FIELD.search(text)
     if named:
         pointer = f"{pointer}/{named.group('name')}"
-    code = (
-        "unknown_field"
-        if "unknown field" in text
-        else "required"
-        if "missing required" in text
-        else "invalid"
-    )
+    code = "unknown_field" if "unknown field" in text else "required" if "missing required" in text else "invalid"
     return FieldError(pointer or "/", text, code)
 
 
@@ -109,8 +103,7 @@ def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dic
                 {},
             )
         errors = [
-            FieldError(str(item.get("key", "")), str(item.get("message", "")), "invalid_parameter")
-            for item in items
+            FieldError(str(item.get("key", "")), str(item.get("message", "")), "invalid_parameter") for item in items
         ]
         names = ", ".join(str(item.get("key", "")) for item in items)
         return 400, "invalid_parameter", "Invalid parameter", f"Invalid parameter: {names}", errors, {}, {}
@@ -167,9 +160,7 @@ def jsonapi_error_response(request: Request[Any, Any, Any], exc: Exception) -> R
     ] or [{"status": str(status), "code": code, "title": title, "detail": detail}]
     if extra:
         items[0]["meta"] = extra
-    return Response(
-        msgspec.json.encode({"errors": items}), status_code=status, media_type=JSONAPI, headers=headers
-    )
+    return Response(msgspec.json.encode({"errors": items}), status_code=status, media_type=JSONAPI, headers=headers)
 
 
 def by_path(prefix: str) -> Callable[[Request[Any, Any, Any], Exception], Response[bytes]]:

@@ -104,19 +104,12 @@ class Job(msgspec.Struct):
 
 
 def questions_out(stored: list[dict[str, Any]]) -> list[QuestionOut]:
-    return [
-        QuestionOut(q["key"], q["label"], q["type"], bool(q.get("required")), q.get("choices"))
-        for q in stored
-    ]
+    return [QuestionOut(q["key"], q["label"], q["type"], bool(q.get("required")), q.get("choices")) for q in stored]
 
 
 def job_values(data: JobCreate | JobUpdate) -> dict[str, Any]:
     """The fields the request set, as plain values for the service."""
-    values = {
-        name: getattr(data, name)
-        for name in data.__struct_fields__
-        if getattr(data, name) is not msgspec.UNSET
-    }
+    values = {name: getattr(data, name) for name in data.__struct_fields__ if getattr(data, name) is not msgspec.UNSET}
     if "application_questions" in values:
         values["application_questions"] = msgspec.to_builtins(values["application_questions"])
     return values
@@ -183,9 +176,7 @@ class StageController(Controller):
         rows = await stages.list_stages(db_session, principal.account_id)
         return Many(
             [
-                StageOut(
-                    r.id, r.name, r.status, r.position, [s.value for s in generic_next(Status(r.status))]
-                )
+                StageOut(r.id, r.name, r.status, r.position, [s.value for s in generic_next(Status(r.status))])
                 for r in rows
             ]
         )

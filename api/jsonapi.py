@@ -31,9 +31,7 @@ def check_accept(request: Request[Any, Any, Any]) -> None:
         media = media.strip().lower()
         if media in ("*/*", "application/*"):
             return
-        if media == JSONAPI and not [
-            p for p in params.split(";") if p.strip() and not p.strip().startswith("q=")
-        ]:
+        if media == JSONAPI and not [p for p in params.split(";") if p.strip() and not p.strip().startswith("q=")]:
             return
     raise NotAcceptable(f"This endpoint answers {JSONAPI}")
 
@@ -53,9 +51,7 @@ async def negotiate(request: Request[Any, Any, Any]) -> None:
         check_content_type(request)
 
 
-def document(
-    body: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
-) -> Response[bytes]:
+def document(body: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(msgspec.json.encode(body), status_code=status_code, media_type=JSONAPI, headers=headers)
 
 

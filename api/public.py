@@ -50,9 +50,7 @@ class PublicJobPostingController(Controller):
         """Active postings only: published, and not past ``closes_at``."""
         check_accept(request)
         check_page(page_number, page_size)
-        rows, total = await jobs.list_active_jobs(
-            db_session, offset=(page_number - 1) * page_size, limit=page_size
-        )
+        rows, total = await jobs.list_active_jobs(db_session, offset=(page_number - 1) * page_size, limit=page_size)
         return document(
             {
                 "data": [job_posting_resource(r) for r in rows],

@@ -11,11 +11,19 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
-from .deps import BearerAuthMiddleware, check_request, provide_db_session, provide_runtime
+from .deps import (
+    BearerAuthMiddleware,
+    check_public_request,
+    check_request,
+    provide_db_session,
+    provide_runtime,
+)
+from .documents import DocumentController
 from .errors import jsonapi_error_response, problem_response
 from .health import HealthController
 from .jobs import JobController, StageController
 from .public import PublicJobPostingController
+from .public_apply import PublicApplyController
 from .stats import StatsController
 from .users import ApiKeyController, UserController
 
@@ -30,8 +38,9 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     StageController,
     ApplicationController,
     ApplicantController,
+    DocumentController,
 ]
-PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController]
+PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 
 
 def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
@@ -50,7 +59,7 @@ def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
         route_handlers=PUBLIC_HANDLERS,
         dependencies=dependencies,
         exception_handlers={Exception: jsonapi_error_response},
-        before_request=check_request,
+        before_request=check_public_request,
         request_max_body_size=max_body_bytes,
         tags=["public"],
     )

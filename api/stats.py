@@ -64,7 +64,5 @@ class StatsController(Controller):
     ) -> One[StatsOut]:
         """Counts, monthly trend, per-job pipeline, conversion and durations of the visible applications."""
         check_date_range(date_from, date_to)
-        result = await stats.compute_stats(
-            db_session, principal, job_id=job_id, date_from=date_from, date_to=date_to
-        )
+        result = await stats.compute_stats(db_session, principal, job_id=job_id, date_from=date_from, date_to=date_to)
         return One(msgspec.convert(result, StatsOut, from_attributes=True))

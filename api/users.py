@@ -72,9 +72,7 @@ class ApiKey(msgspec.Struct):
 
     @classmethod
     def of(cls, row: ApiKeyRow, secret: str | None = None) -> ApiKey:
-        return cls(
-            row.id, row.name, row.role, row.prefix, row.created_at, row.expires_at, row.revoked_at, secret
-        )
+        return cls(row.id, row.name, row.role, row.prefix, row.created_at, row.expires_at, row.revoked_at, secret)
 
 
 def _unset_to_none(value: T | msgspec.UnsetType) -> T | None:
@@ -92,9 +90,7 @@ class UserController(Controller):
         return Many([User.of(u) for u in await users.list_users(db_session, principal)])
 
     @post("/")
-    async def create_user(
-        self, data: UserCreate, db_session: AsyncSession, principal: Principal
-    ) -> One[User]:
+    async def create_user(self, data: UserCreate, db_session: AsyncSession, principal: Principal) -> One[User]:
         row = await users.create_user(
             db_session,
             principal,
@@ -126,9 +122,7 @@ class UserController(Controller):
         return One(User.of(row))
 
     @delete("/{user_id:uuid}", status_code=204)
-    async def deactivate_user(
-        self, user_id: uuid.UUID, db_session: AsyncSession, principal: Principal
-    ) -> None:
+    async def deactivate_user(self, user_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> None:
         await users.deactivate_user(db_session, principal, user_id)
 
 

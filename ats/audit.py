@@ -98,9 +98,7 @@ async def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     account = account_id or actor.account_id
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{account}"}
-    )
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{account}"})
     last = (
         await session.execute(
             select(AuditEvent.seq, AuditEvent.hash)

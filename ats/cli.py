@@ -169,9 +169,7 @@ def cmd_api_keys_create(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     async def work(runtime: Runtime) -> int:
         async with runtime.transaction() as session:
-            accounts = (
-                [uuid.UUID(args.account)] if args.account else await audit.accounts_with_events(session)
-            )
+            accounts = [uuid.UUID(args.account)] if args.account else await audit.accounts_with_events(session)
             broken = 0
             for account_id in accounts:
                 result = await audit.verify_account(session, account_id)
@@ -186,6 +184,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                     line.update(broken_at=result.broken_at, reason=result.reason)
                 print(json.dumps(line))
         return 1 if broken else 0
+
+    return _with_services(args, lambda s: _run_async(s, work))
+
+
+def cmd_documents_sweep(args: argparse.Namespace) -> int:
+    from .services import documents
+
+    async def work(runtime: Runtime) -> int:
+        result = await documents.sweep(runtime)
+        print(json.dumps({"documents_removed": result.documents, "idempotency_keys_removed": result.idempotency_keys}))
+        return 0
 
     return _with_services(args, lambda s: _run_async(s, work))
 
@@ -217,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument("--name", required=True)
     kcreate.add_argument("--role", required=True)
 
+    docs = sub.add_parser("documents").add_subparsers(dest="documents_command", required=True)
+    docs.add_parser("sweep", help="remove uploads unfinished after ATS_UPLOAD_TTL (rows and objects)")
+
     aud = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
     verify = aud.add_parser("verify", help="check every account's hash chain; exit 1 on a break")
     verify.add_argument("--account")
@@ -230,13 +242,21 @@ COMMANDS: dict[tuple[str, ...], Callable[[argparse.Namespace], int]] = {
     ("users", "create"): cmd_users_create,
     ("api-keys", "create"): cmd_api_keys_create,
     ("audit", "verify"): cmd_audit_verify,
+    ("documents", "sweep"): cmd_documents_sweep,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     key: tuple[str, ...] = (args.command,)
-    for attr in ("db_command", "accounts_command", "users_command", "keys_command", "audit_command"):
+    for attr in (
+        "db_command",
+        "accounts_command",
+        "users_command",
+        "keys_command",
+        "audit_command",
+        "documents_command",
+    ):
         if getattr(args, attr, None):
             key += (getattr(args, attr),)
     try:

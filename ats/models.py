@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -214,9 +215,7 @@ class Application(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
     status_rank: Mapped[int] = mapped_column(SmallInteger, Computed(rank_sql(), persisted=True))
     previous_status: Mapped[str | None] = mapped_column(String(16))
-    status_changed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, nullable=False
-    )
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     name: Mapped[str] = mapped_column(String(300), nullable=False)
     salutation: Mapped[str | None] = mapped_column(String(50))
     first_name: Mapped[str | None] = mapped_column(String(150))
@@ -245,9 +244,7 @@ class Application(Base):
 
 
 def _application_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(
-        UUID(as_uuid=True), ForeignKey("applications.id", ondelete="CASCADE"), nullable=False
-    )
+    return mapped_column(UUID(as_uuid=True), ForeignKey("applications.id", ondelete="CASCADE"), nullable=False)
 
 
 class StatusChange(Base):
@@ -334,3 +331,17 @@ class Document(Base):
     upload_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
     uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """A public request's ``Idempotency-Key``: claimed in the request's transaction, replayed after."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index(None, "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(50), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _created()

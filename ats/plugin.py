@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from litestar.plugins import InitPlugin
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import events
+from .jobs import background_jobs
 from .runtime import Runtime
 from .settings import Settings, load_settings
 
@@ -93,8 +96,13 @@ class ATSPlugin(InitPlugin):
             log.warning("document storage not ready at start: %s", type(exc).__name__)
         app.state[STATE_KEY] = runtime
         self.runtime = runtime
+        jobs = asyncio.create_task(background_jobs(runtime)) if self.config.background_jobs else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             if self.config.engine is None:
                 await runtime.engine.dispose()

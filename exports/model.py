@@ -32,6 +32,7 @@ class ExportDocument:
     created_at: datetime
     extension: str | None = None
     uploaded_at: datetime | None = None
+    name: str | None = None  # the name the applicant gave it ("Resume")
 
 
 @dataclass(frozen=True, slots=True)

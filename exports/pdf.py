@@ -210,10 +210,7 @@ def _fields(values: Mapping[str, Any]) -> list[Flowable]:
     if not values:
         return [Paragraph(EMPTY, BODY)]
     labels = [humanise(key) for key in values]
-    rows = [
-        [Paragraph(markup(label), CELL_HEAD), value]
-        for label, value in zip(labels, values.values(), strict=True)
-    ]
+    rows = [[Paragraph(markup(label), CELL_HEAD), value] for label, value in zip(labels, values.values(), strict=True)]
     return _table(rows, (0.3, 0.7), row_titles=labels)
 
 
@@ -255,10 +252,17 @@ def _documents(documents: Sequence[ExportDocument]) -> list[Flowable]:
     if not documents:
         return _none()
     rows = [
-        [d.filename, d.type, d.mime_type, _size(d.size), d.upload_status, d.uploaded_at or d.created_at]
+        [
+            d.filename if d.name is None else f"{d.filename}\nName: {d.name}",
+            d.type,
+            d.mime_type,
+            _size(d.size),
+            d.upload_status,
+            d.uploaded_at or d.created_at,
+        ]
         for d in documents
     ]
-    header = ("Filename", "Type", "MIME type", "Size", "Status", "Uploaded at")
+    header = ("File", "Type", "MIME type", "Size", "Status", "Uploaded at")
     titles = [f"Document {i}" for i in range(1, len(documents) + 1)]
     return _table(rows, (0.25, 0.1, 0.15, 0.15, 0.11, 0.24), header=header, row_titles=titles)
 

@@ -25,6 +25,8 @@ TRANSFER = TransferConfig(
 )
 # A prefix is emptied in passes (list, delete); a pass that deletes nothing ends it.
 _MAX_DELETE_PASSES = 5
+# Per-key answers of a batch delete that mean "already deleted".
+_ALREADY_GONE = frozenset({"NoSuchKey", "NoSuchVersion"})
 
 
 class StorageUnavailable(Exception):
@@ -163,9 +165,7 @@ class Documents:
             return b""
         with _storage_errors(key):
             try:
-                response = self.client.get_object(
-                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
-                )
+                response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
             except ClientError as exc:
                 if _is_invalid_range(exc):
                     return b""  # the range starts at or past the end of the object
@@ -266,9 +266,7 @@ class Documents:
                 Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": DELETE_BATCH}
             )
             for page in pages:
-                keys: list[ObjectIdentifierTypeDef] = [
-                    {"Key": item["Key"]} for item in page.get("Contents", [])
-                ]
+                keys: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:
                     yield keys
 
@@ -296,10 +294,8 @@ class Documents:
                 Bucket=self.bucket,
                 Delete={"Objects": batch, "Quiet": True},
             )
-        errors = [
-            e for e in response.get("Errors", []) if e.get("Code") not in {"NoSuchKey", "NoSuchVersion"}
-        ]
-        if errors:
-            first = errors[0]
-            raise StorageUnavailable(f"{len(errors)} of {len(batch)} deletes failed: {first.get('Code')}")
-        return len(batch)
+        errors = response.get("Errors", [])
+        failed = [error for error in errors if error.get("Code") not in _ALREADY_GONE]
+        if failed:
+            raise StorageUnavailable(f"{len(failed)} of {len(batch)} deletes failed: {failed[0].get('Code')}")
+        return len(batch) - len(errors)  # the rest were already gone

@@ -124,9 +124,7 @@ def check_signature(
     return Verdict(True, MIME_TYPES[ext])
 
 
-def _docx_problem(
-    head: bytes, read_range: Callable[[int, int], bytes] | None, size: int | None
-) -> str | None:
+def _docx_problem(head: bytes, read_range: Callable[[int, int], bytes] | None, size: int | None) -> str | None:
     """Why the ZIP is not a Word document, or None when its central directory says it is one."""
     if size is None:
         if read_range is not None:

@@ -41,9 +41,7 @@ def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
     runtime = Runtime.create(settings)
     # SeaweedFS answers before it accepts writes: wait for a real write.
     wait_for(runtime.documents.ensure_bucket, timeout=90)
-    wait_for(
-        lambda: runtime.documents.client.put_object(Bucket=settings.s3_bucket, Key="probe", Body=b"x"), 90
-    )
+    wait_for(lambda: runtime.documents.client.put_object(Bucket=settings.s3_bucket, Key="probe", Body=b"x"), 90)
     runtime.documents.client.delete_object(Bucket=settings.s3_bucket, Key="probe")
     yield settings, started
     started.stop(kill_s3=True)

@@ -35,9 +35,7 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
-    await audit.record(
-        session, actor, "api_key.created", object_type="api_key", object_id=key.id, data={"role": role}
-    )
+    await audit.record(session, actor, "api_key.created", object_type="api_key", object_id=key.id, data={"role": role})
     return key, secret
 
 
@@ -45,18 +43,14 @@ async def list_api_keys(session: AsyncSession, actor: Principal) -> list[ApiKey]
     return list(
         (
             await session.scalars(
-                select(ApiKey)
-                .where(ApiKey.account_id == actor.account_id)
-                .order_by(ApiKey.created_at, ApiKey.id)
+                select(ApiKey).where(ApiKey.account_id == actor.account_id).order_by(ApiKey.created_at, ApiKey.id)
             )
         ).all()
     )
 
 
 async def get_api_key(session: AsyncSession, actor: Principal, key_id: uuid.UUID) -> ApiKey:
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == actor.account_id)
-    )
+    key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == actor.account_id))
     if key is None:
         raise NotFound("No such API key")
     return key

@@ -79,9 +79,7 @@ async def create_application(
     """Insert an application in ``new`` with its first history entry; one per email per posting."""
     email = str(candidate["email"]).strip()
     duplicate = await session.scalar(
-        select(Application.id).where(
-            Application.job_id == job.id, func.lower(Application.email) == email.lower()
-        )
+        select(Application.id).where(Application.job_id == job.id, func.lower(Application.email) == email.lower())
     )
     if duplicate is not None:
         raise _duplicate_error(email_pointer, principal)
@@ -215,9 +213,7 @@ async def build_views(
         .order_by(Note.application_id, Note.created_at, Note.id)
     ):
         author = Ref(n.author_id, n.author_name) if n.author_id else None
-        notes[n.application_id].append(
-            NoteView(n.id, n.content, n.internal, author, n.created_at, n.updated_at)
-        )
+        notes[n.application_id].append(NoteView(n.id, n.content, n.internal, author, n.created_at, n.updated_at))
     documents: dict[uuid.UUID, list[DocumentView]] = defaultdict(list)
     for d in await session.execute(
         select(
@@ -289,9 +285,7 @@ async def get_view(
 ) -> ApplicationView:
     principal.scope(Permission.READ)
     row = (
-        await session.execute(
-            _base_select().where(Application.id == application_id, application_scope(principal))
-        )
+        await session.execute(_base_select().where(Application.id == application_id, application_scope(principal)))
     ).first()
     if row is None:
         raise NotFound("No such application")
@@ -446,9 +440,7 @@ async def move(
 ) -> Application:
     """Move under the status machine, checked against the status at this moment (row lock)."""
     wanted = parse_status(target, status_pointer)
-    application = await get_application_row(
-        session, principal, application_id, permission=Permission.WORK, lock=True
-    )
+    application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     check_version(application, expected_version)
     current = Status(application.status)
     previous = Status(application.previous_status) if application.previous_status else None

@@ -30,9 +30,7 @@ def is_active(job: JobPosting, now: datetime | None = None) -> bool:
 
 def active_clause(now: datetime | None = None) -> Any:
     now = now or utcnow()
-    return and_(
-        JobPosting.status == "published", or_(JobPosting.closes_at.is_(None), JobPosting.closes_at > now)
-    )
+    return and_(JobPosting.status == "published", or_(JobPosting.closes_at.is_(None), JobPosting.closes_at > now))
 
 
 def check_questions(questions: list[dict[str, Any]], errors: ErrorCollector, base: str) -> None:
@@ -62,9 +60,7 @@ async def check_hiring_team(
 ) -> None:
     if not team:
         return
-    found = set(
-        (await session.scalars(select(User.id).where(User.account_id == account_id, User.id.in_(team)))).all()
-    )
+    found = set((await session.scalars(select(User.id).where(User.account_id == account_id, User.id.in_(team)))).all())
     for index, user_id in enumerate(team):
         if user_id not in found:
             errors.add(f"{base}/{index}", "no such user in this account", "not_found")
@@ -78,9 +74,7 @@ class JobFilters:
     limit: int = 20
 
 
-async def list_jobs(
-    session: AsyncSession, principal: Principal, filters: JobFilters
-) -> tuple[list[JobPosting], int]:
+async def list_jobs(session: AsyncSession, principal: Principal, filters: JobFilters) -> tuple[list[JobPosting], int]:
     where = [job_scope(principal)]
     if filters.status:
         where.append(JobPosting.status == filters.status)
@@ -124,9 +118,7 @@ async def create_job(session: AsyncSession, principal: Principal, values: dict[s
     principal.scope(Permission.WRITE_JOBS)
     errors = ErrorCollector()
     check_questions(values.get("application_questions", []), errors, "/application_questions")
-    await check_hiring_team(
-        session, principal.account_id, values.get("hiring_team", []), errors, "/hiring_team"
-    )
+    await check_hiring_team(session, principal.account_id, values.get("hiring_team", []), errors, "/hiring_team")
     errors.raise_if_any()
     now = utcnow()
     job = JobPosting(id=new_id(), account_id=principal.account_id, created_at=now, updated_at=now, **values)
@@ -166,13 +158,9 @@ async def update_job(
 
 async def delete_job(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> None:
     job = await get_job(session, principal, job_id, permission=Permission.WRITE_JOBS, lock=True)
-    has_applications = await session.scalar(
-        select(Application.id).where(Application.job_id == job.id).limit(1)
-    )
+    has_applications = await session.scalar(select(Application.id).where(Application.job_id == job.id).limit(1))
     if has_applications is not None:
-        raise Conflict(
-            "The job posting has applications; close it instead", extra={"code_hint": "close_instead"}
-        )
+        raise Conflict("The job posting has applications; close it instead", extra={"code_hint": "close_instead"})
     await session.delete(job)
     await session.flush()
     await audit.record(session, principal, "job.deleted", object_type="job", object_id=job.id)
@@ -196,9 +184,7 @@ async def list_active_jobs(
     return list(rows), total
 
 
-async def get_active_job(
-    session: AsyncSession, job_id: uuid.UUID, *, lock: bool = False
-) -> JobPosting | None:
+async def get_active_job(session: AsyncSession, job_id: uuid.UUID, *, lock: bool = False) -> JobPosting | None:
     query = select(JobPosting).where(JobPosting.id == job_id, active_clause())
     if lock:
         query = query.with_for_update(read=True)

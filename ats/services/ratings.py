@@ -41,9 +41,7 @@ async def set_rating(
 ) -> RatingSummary:
     """Upsert the caller's rating; the application's total and count change in the same transaction."""
     check_rating(rating, criteria)
-    application = await get_application_row(
-        session, principal, application_id, permission=Permission.WORK, lock=True
-    )
+    application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     assert principal.id is not None
     now = utcnow()
     await session.execute(
@@ -95,14 +93,11 @@ async def set_rating(
     return RatingSummary(rating, criteria, average, int(count))
 
 
-async def list_ratings(
-    session: AsyncSession, principal: Principal, application_id: uuid.UUID
-) -> list[RatingView]:
+async def list_ratings(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[RatingView]:
     application = await get_application_row(session, principal, application_id)
     rows = await session.scalars(
         select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
     )
     return [
-        RatingView(Ref(r.reviewer_id, r.reviewer_name), r.rating, r.criteria, r.created_at, r.updated_at)
-        for r in rows
+        RatingView(Ref(r.reviewer_id, r.reviewer_name), r.rating, r.criteria, r.created_at, r.updated_at) for r in rows
     ]

@@ -124,9 +124,7 @@ async def login(
     return pair
 
 
-async def refresh(
-    session: AsyncSession, refresh_token: str, *, access_ttl: int, refresh_ttl: int
-) -> TokenPair:
+async def refresh(session: AsyncSession, refresh_token: str, *, access_ttl: int, refresh_ttl: int) -> TokenPair:
     """Rotate: the used refresh token and its family stop working; a reused one revokes the family."""
     row = await session.scalar(
         select(AuthToken)

@@ -28,9 +28,7 @@ async def stages_of(session: AsyncSession, account_id: uuid.UUID) -> dict[str, t
     cached = _cache.get(account_id)
     if cached is not None:
         return cached
-    rows = await session.execute(
-        select(Stage.status, Stage.id, Stage.name).where(Stage.account_id == account_id)
-    )
+    rows = await session.execute(select(Stage.status, Stage.id, Stage.name).where(Stage.account_id == account_id))
     found = {status: (stage_id, name) for status, stage_id, name in rows}
     if len(found) == len(STATUSES):
         _cache[account_id] = found
@@ -39,11 +37,7 @@ async def stages_of(session: AsyncSession, account_id: uuid.UUID) -> dict[str, t
 
 async def list_stages(session: AsyncSession, account_id: uuid.UUID) -> list[Stage]:
     return list(
-        (
-            await session.scalars(
-                select(Stage).where(Stage.account_id == account_id).order_by(Stage.position)
-            )
-        ).all()
+        (await session.scalars(select(Stage).where(Stage.account_id == account_id).order_by(Stage.position))).all()
     )
 
 

@@ -183,10 +183,7 @@ def _summary_query(apps: CTE, history: CTE) -> Select[*tuple[Any, ...]]:
     return select(
         func.count().label("total"),
         *_count_by_status(apps.c.status),
-        *[
-            func.count().filter(reach.c.furthest >= FLOW.index(m)).label(f"reached_{m.value}")
-            for m in MILESTONES
-        ],
+        *[func.count().filter(reach.c.furthest >= FLOW.index(m)).label(f"reached_{m.value}") for m in MILESTONES],
         func.percentile_cont(0.5).within_group(hire_days).label("hire_median"),
         func.percentile_cont(0.9).within_group(hire_days).label("hire_p90"),
     ).select_from(apps.outerjoin(reach, reach.c.application_id == apps.c.id))

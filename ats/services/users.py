@@ -25,9 +25,7 @@ def normalise_email(email: str) -> str:
 
 def check_password_strength(password: str, pointer: str = "/password") -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(
-            errors=[FieldError(pointer, f"must be at least {MIN_PASSWORD} characters", "too_short")]
-        )
+        raise ValidationFailed(errors=[FieldError(pointer, f"must be at least {MIN_PASSWORD} characters", "too_short")])
 
 
 def check_role(role: str, pointer: str = "/role") -> None:
@@ -76,9 +74,7 @@ async def create_user(
     session: AsyncSession, actor: Principal, *, email: str, name: str, role: str, password: str
 ) -> User:
     user = await insert_user(session, actor.account_id, email=email, name=name, role=role, password=password)
-    await audit.record(
-        session, actor, "user.created", object_type="user", object_id=user.id, data={"role": role}
-    )
+    await audit.record(session, actor, "user.created", object_type="user", object_id=user.id, data={"role": role})
     return user
 
 
@@ -92,9 +88,7 @@ async def list_users(session: AsyncSession, actor: Principal) -> list[User]:
     )
 
 
-async def get_user(
-    session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, lock: bool = False
-) -> User:
+async def get_user(session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, lock: bool = False) -> User:
     query = select(User).where(User.id == user_id, User.account_id == actor.account_id)
     if lock:
         query = query.with_for_update()

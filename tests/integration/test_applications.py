@@ -21,9 +21,7 @@ SHAPE_KEYS = {
 }  # fmt: skip
 
 
-async def test_created_application_has_the_full_shape(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_created_application_has_the_full_shape(account: Account, client: AsyncTestClient[Litestar]) -> None:
     job = await make_job(account)
     response = await client.post(
         "/api/v1/applications",
@@ -87,10 +85,7 @@ async def test_status_machine_over_http(account: Account, client: AsyncTestClien
     assert moved.status_code == 200
     body = moved.json()["data"]
     assert body["status"] == "interview" and body["version"] == 2 and moved.headers["etag"] == '"2"'
-    assert (
-        body["status_history"][-1]["note"] == "Strong CV"
-        and body["status_history"][-1]["reason"] == "fast track"
-    )
+    assert body["status_history"][-1]["note"] == "Strong CV" and body["status_history"][-1]["reason"] == "fast track"
     assert [n["content"] for n in body["notes"]] == ["Strong CV"] and body["notes"][0]["internal"] is True
     # same status: a no-op, no history entry, no version change
     same = await move(client, h, app["id"], "interview")
@@ -174,9 +169,7 @@ async def test_concurrent_moves_never_lose_history(
         assert len(history) == 1 + statuses.count(200)
         for (_, before), (source, _) in itertools.pairwise(history):
             assert source == before
-        final = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()[
-            "data"
-        ]
+        final = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
         assert final["status"] == history[-1][1]
         assert final["version"] == len(history)
 
@@ -216,9 +209,7 @@ async def test_list_filters_order_and_paging(account: Account, client: AsyncTest
     assert await ids("search=p4@example") == ["Eve Adams"]
     assert await ids("search=%25") == []  # a literal %, not a wildcard
     page = (
-        await client.get(
-            "/api/v1/applications?per_page=2&page=2&orderby=name&order=asc", headers=account.headers
-        )
+        await client.get("/api/v1/applications?per_page=2&page=2&orderby=name&order=asc", headers=account.headers)
     ).json()
     assert [a["candidate"]["name"] for a in page["data"]] == ["Charlie Brown", "dave Null"]
     assert page["meta"] == {
@@ -244,9 +235,7 @@ async def test_cursor_walks_every_row_once(account: Account, client: AsyncTestCl
             cursor = None
             pages = 0
             while True:
-                page = (
-                    await client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=account.headers)
-                ).json()
+                page = (await client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=account.headers)).json()
                 pages += 1
                 seen += [a["id"] for a in page["data"]]
                 assert page["meta"]["current_page"] == pages
@@ -254,9 +243,7 @@ async def test_cursor_walks_every_row_once(account: Account, client: AsyncTestCl
                 if cursor is None:
                     break
             assert len(seen) == 7 and len(set(seen)) == 7, (orderby, order)
-            full = (
-                await client.get(f"{url.replace('per_page=3', 'per_page=100')}", headers=account.headers)
-            ).json()
+            full = (await client.get(f"{url.replace('per_page=3', 'per_page=100')}", headers=account.headers)).json()
             assert [a["id"] for a in full["data"]] == seen
     first = (await client.get("/api/v1/applications?per_page=3", headers=account.headers)).json()
     mismatch = await client.get(
@@ -318,9 +305,7 @@ async def test_notes_and_author_rules(account: Account, client: AsyncTestClient[
     assert created.status_code == 201
     note = created.json()["data"]
     assert note["internal"] is True and note["author"]["name"] == "Rita"
-    public_note = (
-        await client.post(url, json={"content": "Shared", "internal": False}, headers=recruiter)
-    ).json()
+    public_note = (await client.post(url, json={"content": "Shared", "internal": False}, headers=recruiter)).json()
     assert public_note["data"]["internal"] is False
     listed = (await client.get(url, headers=account.headers)).json()["data"]
     assert [n["content"] for n in listed] == ["Great fit", "Shared"]
@@ -358,9 +343,7 @@ async def test_ratings(account: Account, client: AsyncTestClient[Litestar]) -> N
     assert second["average"] == 2.5 and second["count"] == 2
     replaced = (await client.put(url, json={"rating": 2}, headers=rita)).json()["data"]
     assert replaced["average"] == 1.5 and replaced["count"] == 2
-    listed = (await client.get(f"/api/v1/applications/{app['id']}/ratings", headers=account.headers)).json()[
-        "data"
-    ]
+    listed = (await client.get(f"/api/v1/applications/{app['id']}/ratings", headers=account.headers)).json()["data"]
     assert sorted((r["reviewer"]["name"], r["rating"]) for r in listed) == [("Admin", 1), ("Rita", 2)]
     view = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
     assert view["rating"] == 1.5 and view["rating_count"] == 2
@@ -384,9 +367,7 @@ async def test_legal_hold_roles(account: Account, client: AsyncTestClient[Litest
     problem(await move(client, compliance, app["id"], "screening"), 403)
 
 
-async def test_hiring_manager_sees_only_their_postings(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_hiring_manager_sees_only_their_postings(account: Account, client: AsyncTestClient[Litestar]) -> None:
     manager_id, manager = await account.user("hiring_manager")
     theirs = await make_job(account, hiring_team=[manager_id])
     other = await make_job(account)
@@ -438,13 +419,9 @@ async def test_actions_are_audited_without_personal_data(
     marker = f"Marker{uuid.uuid4().hex[:8]}"
     job = await make_job(account)
     app = await make_application(account, job["id"], name=marker, email=f"{marker}@example.com")
-    await move(
-        client, account.headers, app["id"], "screening", note=f"note {marker}", reason=f"reason {marker}"
-    )
+    await move(client, account.headers, app["id"], "screening", note=f"note {marker}", reason=f"reason {marker}")
     note = (
-        await client.post(
-            f"/api/v1/applications/{app['id']}/notes", json={"content": marker}, headers=account.headers
-        )
+        await client.post(f"/api/v1/applications/{app['id']}/notes", json={"content": marker}, headers=account.headers)
     ).json()["data"]
     await client.patch(
         f"/api/v1/applications/{app['id']}/notes/{note['id']}",
@@ -475,12 +452,9 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
     app = await make_application(account, job["id"], name="Jay Son")
     await make_application(account, other_job["id"])
     stages = {
-        s["status"]: s["id"]
-        for s in (await client.get("/api/v1/stages", headers=account.headers)).json()["data"]
+        s["status"]: s["id"] for s in (await client.get("/api/v1/stages", headers=account.headers)).json()["data"]
     }
-    listed = await client.get(
-        f"/api/v1/applicants?filter[job_posting_id]={job['id']}", headers=account.headers
-    )
+    listed = await client.get(f"/api/v1/applicants?filter[job_posting_id]={job['id']}", headers=account.headers)
     assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/vnd.api+json")
     data = listed.json()["data"]
     assert len(data) == 1 and data[0]["type"] == "applicant" and data[0]["id"] == app["id"]
@@ -495,9 +469,7 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
     ).json()
     assert len(by_stage["data"]) == 1 and by_stage["meta"]["total"] == 2
     with_docs = (
-        await client.get(
-            f"/api/v1/applicants/{app['id']}?include=applicant_documents", headers=account.headers
-        )
+        await client.get(f"/api/v1/applicants/{app['id']}?include=applicant_documents", headers=account.headers)
     ).json()
     assert with_docs["included"] == []
 
@@ -510,8 +482,7 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
 
     moved = await put(stages["interview"])
     assert (
-        moved.status_code == 200
-        and moved.json()["data"]["attributes"]["application_stage_id"] == stages["interview"]
+        moved.status_code == 200 and moved.json()["data"]["attributes"]["application_stage_id"] == stages["interview"]
     )
     rest = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
     assert rest["status"] == "interview" and len(rest["status_history"]) == 2

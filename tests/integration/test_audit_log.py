@@ -32,9 +32,7 @@ async def test_auth_and_user_changes_are_audited(
     user_id, _ = await account.user("recruiter")
     await client.patch(f"/api/v1/users/{user_id}", json={"name": "New"}, headers=account.headers)
     await client.delete(f"/api/v1/users/{user_id}", headers=account.headers)
-    key = (
-        await client.post("/api/v1/api-keys", json={"name": "k", "role": "admin"}, headers=account.headers)
-    ).json()
+    key = (await client.post("/api/v1/api-keys", json={"name": "k", "role": "admin"}, headers=account.headers)).json()
     await client.delete(f"/api/v1/api-keys/{key['data']['id']}", headers=account.headers)
     await client.post("/api/v1/auth/logout", headers=account.headers)
     assert await _actions(runtime, account) == [
@@ -108,18 +106,14 @@ async def test_deleted_event_breaks_the_chain(account: Account, runtime: Runtime
         await audit.record(session, Principal.system(account.id), "job.updated")
     async with runtime.transaction() as session:
         await session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await session.execute(
-            text("DELETE FROM audit_events WHERE account_id = :a AND seq = 2"), {"a": account.id}
-        )
+        await session.execute(text("DELETE FROM audit_events WHERE account_id = :a AND seq = 2"), {"a": account.id})
         await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
     async with runtime.transaction() as session:
         result = await audit.verify_account(session, account.id)
     assert not result.ok and result.broken_at == 3
 
 
-async def test_no_password_in_audit_log(
-    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
-) -> None:
+async def test_no_password_in_audit_log(account: Account, client: AsyncTestClient[Litestar], runtime: Runtime) -> None:
     await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
     async with runtime.transaction() as session:
         raw = await session.scalar(
@@ -129,9 +123,7 @@ async def test_no_password_in_audit_log(
     assert PASSWORD not in raw and account.admin_email not in raw
 
 
-async def test_audit_events_endpoint_filters_and_verifies(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_audit_events_endpoint_filters_and_verifies(account: Account, client: AsyncTestClient[Litestar]) -> None:
     user_id, recruiter = await account.user("recruiter")
     events = await client.get("/api/v1/audit-events?action=user.created", headers=account.headers)
     assert events.status_code == 200

@@ -25,9 +25,7 @@ async def test_login_me_and_logout(account: Account, client: AsyncTestClient[Lit
 
 
 async def test_token_response_shape(account: Account, client: AsyncTestClient[Litestar]) -> None:
-    response = await client.post(
-        "/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD}
-    )
+    response = await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
     body = response.json()
     assert response.status_code == 200
     assert body["token_type"] == "Bearer"
@@ -44,28 +42,20 @@ async def test_wrong_password_and_unknown_email_look_the_same(
         "unauthorized",
     )
     unknown = problem(
-        await client.post(
-            "/api/v1/auth/token", json={"email": "nobody@example.com", "password": "nope-nope"}
-        ),
+        await client.post("/api/v1/auth/token", json={"email": "nobody@example.com", "password": "nope-nope"}),
         401,
         "unauthorized",
     )
     assert wrong["detail"] == unknown["detail"]
 
 
-async def test_repeated_failures_are_rate_limited(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_repeated_failures_are_rate_limited(account: Account, client: AsyncTestClient[Litestar]) -> None:
     for _ in range(5):
         problem(
-            await client.post(
-                "/api/v1/auth/token", json={"email": account.admin_email, "password": "bad-password"}
-            ),
+            await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": "bad-password"}),
             401,
         )
-    limited = await client.post(
-        "/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD}
-    )
+    limited = await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
     problem(limited, 429, "rate_limited")
     assert int(limited.headers["retry-after"]) > 0
 
@@ -73,9 +63,7 @@ async def test_repeated_failures_are_rate_limited(
 async def test_refresh_rotates_and_a_reused_refresh_token_fails(
     account: Account, client: AsyncTestClient[Litestar]
 ) -> None:
-    first = (
-        await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
-    ).json()
+    first = (await client.post("/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})).json()
     second = await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert second.status_code == 200
     pair = second.json()
@@ -91,14 +79,10 @@ async def test_refresh_rotates_and_a_reused_refresh_token_fails(
     problem(await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401)
 
 
-async def test_expired_token_is_refused(
-    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
-) -> None:
+async def test_expired_token_is_refused(account: Account, client: AsyncTestClient[Litestar], runtime: Runtime) -> None:
     async with runtime.transaction() as session:
         await session.execute(
-            update(AuthToken)
-            .where(AuthToken.user_id == account.admin_id)
-            .values(expires_at=AuthToken.created_at)
+            update(AuthToken).where(AuthToken.user_id == account.admin_id).values(expires_at=AuthToken.created_at)
         )
     problem(await client.get("/api/v1/me", headers=account.headers), 401, "unauthorized")
 
@@ -122,9 +106,7 @@ async def test_deactivated_user_cannot_log_in_and_tokens_stop(
 
 async def test_malformed_json_and_unknown_fields(client: AsyncTestClient[Litestar]) -> None:
     problem(
-        await client.post(
-            "/api/v1/auth/token", content=b'{"email": ', headers={"Content-Type": "application/json"}
-        ),
+        await client.post("/api/v1/auth/token", content=b'{"email": ', headers={"Content-Type": "application/json"}),
         400,
         "malformed_request",
     )

@@ -146,9 +146,7 @@ async def test_another_accounts_job_is_not_found(
 ) -> None:
     theirs = await make_job(other_account)
     problem(await client.get(f"/api/v1/jobs/{theirs['id']}", headers=account.headers), 404)
-    problem(
-        await client.patch(f"/api/v1/jobs/{theirs['id']}", json={"title": "x"}, headers=account.headers), 404
-    )
+    problem(await client.patch(f"/api/v1/jobs/{theirs['id']}", json={"title": "x"}, headers=account.headers), 404)
     problem(await client.delete(f"/api/v1/jobs/{theirs['id']}", headers=account.headers), 404)
     problem(
         await client.post(

@@ -21,18 +21,12 @@ async def test_plugin_mounts_under_a_prefix_in_a_host_app(settings: Settings, ac
         return {"host": "yes"}
 
     seen: list[str] = []
-    host = Litestar(
-        route_handlers=[hello], plugins=[ATSPlugin(ATSConfig(settings=settings, path_prefix="/ats"))]
-    )
+    host = Litestar(route_handlers=[hello], plugins=[ATSPlugin(ATSConfig(settings=settings, path_prefix="/ats"))])
     async with AsyncTestClient(app=host) as client:
         assert (await client.get("/hello")).json() == {"host": "yes"}
-        token = await client.post(
-            "/ats/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD}
-        )
+        token = await client.post("/ats/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
         assert token.status_code == 200
-        me = await client.get(
-            "/ats/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
-        )
+        me = await client.get("/ats/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         assert me.status_code == 200 and me.json()["account"]["id"] == str(account.id)
         assert (await client.get("/ats/health/live")).status_code == 200
         problem(await client.get("/ats/api/v1/nothing-here"), 404, "not_found")
@@ -51,18 +45,14 @@ async def test_health_and_openapi(client: AsyncTestClient[Litestar]) -> None:
     assert "/api/v1/auth/token" in spec["paths"] and "/api/v1/users" in spec["paths"]
 
 
-async def test_unknown_route_and_method_are_problems(
-    client: AsyncTestClient[Litestar], account: Account
-) -> None:
+async def test_unknown_route_and_method_are_problems(client: AsyncTestClient[Litestar], account: Account) -> None:
     problem(await client.get("/api/v1/does-not-exist", headers=account.headers), 404, "not_found")
     problem(await client.put("/api/v1/me", headers=account.headers), 405, "method_not_allowed")
 
 
 async def test_huge_body_is_refused(client: AsyncTestClient[Litestar]) -> None:
     huge = b'{"email": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}'
-    response = await client.post(
-        "/api/v1/auth/token", content=huge, headers={"Content-Type": "application/json"}
-    )
+    response = await client.post("/api/v1/auth/token", content=huge, headers={"Content-Type": "application/json"})
     problem(response, 413, "payload_too_large")
 
 
@@ -73,18 +63,14 @@ async def test_postgres_stopped_gives_503_never_500(settings: Settings) -> None:
     pg.start()
     try:
         migrate.upgrade(pg.url)
-        app = Litestar(
-            plugins=[ATSPlugin(ATSConfig(settings=dataclasses.replace(settings, database_url=pg.url)))]
-        )
+        app = Litestar(plugins=[ATSPlugin(ATSConfig(settings=dataclasses.replace(settings, database_url=pg.url)))])
         async with AsyncTestClient(app=app) as client:
             assert (await client.get("/health/ready")).status_code == 200
             pg.stop()
             ready = await client.get("/health/ready")
             body = problem(ready, 503, "service_unavailable")
             assert "database" in body["detail"]
-            login = await client.post(
-                "/api/v1/auth/token", json={"email": "a@example.com", "password": "whatever1"}
-            )
+            login = await client.post("/api/v1/auth/token", json={"email": "a@example.com", "password": "whatever1"})
             problem(login, 503, "service_unavailable")
             me = await client.get("/api/v1/me", headers={"Authorization": "Bearer ats_at_x"})
             problem(me, 503, "service_unavailable")

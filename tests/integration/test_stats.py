@@ -90,9 +90,7 @@ async def seed(runtime: Runtime, account_id: uuid.UUID, team: Sequence[str] = ()
     return {title: str(job.id) for title, job in jobs.items()}
 
 
-async def get_stats(
-    client: AsyncTestClient[Litestar], headers: dict[str, str], query: str = ""
-) -> dict[str, Any]:
+async def get_stats(client: AsyncTestClient[Litestar], headers: dict[str, str], query: str = "") -> dict[str, Any]:
     response = await client.get(f"/api/v1/stats{query}", headers=headers)
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"data"}
@@ -166,9 +164,7 @@ async def test_months_end_with_the_current_month_without_date_to(
     assert stats["total"] == 6
 
 
-async def test_job_and_date_filters(
-    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
-) -> None:
+async def test_job_and_date_filters(account: Account, client: AsyncTestClient[Litestar], runtime: Runtime) -> None:
     jobs = await seed(runtime, account.id)
 
     design = await get_stats(client, account.headers, f"?job_id={jobs[DESIGN]}")
@@ -208,9 +204,7 @@ async def test_job_and_date_filters(
     assert empty["conversion"] == {"screening": 0.0, "interview": 0.0, "offer": 0.0, "hired": 0.0}
     assert empty["time_to_hire_days"] == {"median": None, "p90": None}
     assert empty["time_in_stage_days"] == {s: None for s in STATUSES}
-    assert empty["by_month"] == [
-        {"month": m, "total": 0, "by_source": {}} for m in months_ending(date(2023, 12, 31))
-    ]
+    assert empty["by_month"] == [{"month": m, "total": 0, "by_source": {}} for m in months_ending(date(2023, 12, 31))]
 
     # A posting asked for by id is listed even without applications.
     idle = await get_stats(client, account.headers, f"?job_id={jobs[IDLE]}")

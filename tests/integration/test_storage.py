@@ -88,11 +88,7 @@ def test_presigned_post_is_limited_by_the_store(documents: Documents, prefix: st
     post = documents.presign_post(key, max_bytes=1000, content_type="application/pdf", expires_in=300)
     assert post.fields["key"] == key
     assert post.fields["Content-Type"] == "application/pdf"
-    assert (
-        datetime.now(UTC) + timedelta(seconds=290)
-        < post.expires_at
-        <= datetime.now(UTC) + timedelta(seconds=300)
-    )
+    assert datetime.now(UTC) + timedelta(seconds=290) < post.expires_at <= datetime.now(UTC) + timedelta(seconds=300)
 
     too_big = httpx.post(
         post.url, data=post.fields, files={"file": ("cv.pdf", b"%PDF-" + b"x" * 1000, "application/pdf")}

@@ -49,29 +49,19 @@ async def test_email_unique_per_account_case_insensitive(
 
 async def test_bad_user_input(account: Account, client: AsyncTestClient[Litestar]) -> None:
     base = {"email": "x@example.com", "name": "X", "role": "recruiter", "password": PASSWORD}
-    body = problem(
-        await client.post("/api/v1/users", json={**base, "role": "owner"}, headers=account.headers), 422
-    )
+    body = problem(await client.post("/api/v1/users", json={**base, "role": "owner"}, headers=account.headers), 422)
     assert body["errors"][0]["pointer"] == "/role"
-    body = problem(
-        await client.post("/api/v1/users", json={**base, "password": "short"}, headers=account.headers), 422
-    )
+    body = problem(await client.post("/api/v1/users", json={**base, "password": "short"}, headers=account.headers), 422)
     assert body["errors"][0]["pointer"] == "/password"
-    body = problem(
-        await client.post("/api/v1/users", json={**base, "is_root": 1}, headers=account.headers), 422
-    )
+    body = problem(await client.post("/api/v1/users", json={**base, "is_root": 1}, headers=account.headers), 422)
     assert body["errors"][0]["pointer"] == "/is_root"
     problem(
-        await client.patch(
-            f"/api/v1/users/{account.admin_id}", json={"email": "y@x.y"}, headers=account.headers
-        ),
+        await client.patch(f"/api/v1/users/{account.admin_id}", json={"email": "y@x.y"}, headers=account.headers),
         422,
     )
 
 
-async def test_roles_other_than_admin_are_forbidden(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_roles_other_than_admin_are_forbidden(account: Account, client: AsyncTestClient[Litestar]) -> None:
     for role in ("recruiter", "hiring_manager", "compliance"):
         _, headers = await account.user(role)
         problem(await client.get("/api/v1/users", headers=headers), 403, "forbidden")
@@ -83,9 +73,7 @@ async def test_roles_other_than_admin_are_forbidden(
             ),
             403,
         )
-        problem(
-            await client.post("/api/v1/api-keys", json={"name": "k", "role": "admin"}, headers=headers), 403
-        )
+        problem(await client.post("/api/v1/api-keys", json={"name": "k", "role": "admin"}, headers=headers), 403)
 
 
 async def test_another_accounts_user_is_not_found(
@@ -104,20 +92,14 @@ async def test_password_change_ends_sessions(account: Account, client: AsyncTest
     user_id, headers = await account.user("recruiter")
     email = (await client.get(f"/api/v1/users/{user_id}", headers=account.headers)).json()["data"]["email"]
     new_password = "another long password"
-    response = await client.patch(
-        f"/api/v1/users/{user_id}", json={"password": new_password}, headers=account.headers
-    )
+    response = await client.patch(f"/api/v1/users/{user_id}", json={"password": new_password}, headers=account.headers)
     assert response.status_code == 200
     problem(await client.get("/api/v1/me", headers=headers), 401)
     assert await login(client, email, new_password)
 
 
-async def test_api_keys_shown_once_usable_and_revocable(
-    account: Account, client: AsyncTestClient[Litestar]
-) -> None:
-    created = await client.post(
-        "/api/v1/api-keys", json={"name": "ci", "role": "recruiter"}, headers=account.headers
-    )
+async def test_api_keys_shown_once_usable_and_revocable(account: Account, client: AsyncTestClient[Litestar]) -> None:
+    created = await client.post("/api/v1/api-keys", json={"name": "ci", "role": "recruiter"}, headers=account.headers)
     assert created.status_code == 201
     key = created.json()["data"]
     assert key["key"].startswith("ats_key_")

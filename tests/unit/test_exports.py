@@ -136,6 +136,7 @@ def bundle(*, include_internal: bool = True, **overrides: Any) -> ExportBundle:
                 T0,
                 "pdf",
                 T0,
+                marker("DocumentName"),
             ),
             ExportDocument(uid(22), "other", "scan.png", None, None, "uploading", T0),
         ],
@@ -173,6 +174,7 @@ MARKERS = [
     "NoteAuthor",
     "InternalNote",
     "Filename",
+    "DocumentName",
 ]
 
 
@@ -283,8 +285,7 @@ def _check(instance: Any, shape: dict[str, Any], defs: dict[str, Any], where: st
     if "type" in shape:
         allowed = shape["type"] if isinstance(shape["type"], list) else [shape["type"]]
         assert any(
-            isinstance(instance, kinds[t]) and not (t == "integer" and isinstance(instance, bool))
-            for t in allowed
+            isinstance(instance, kinds[t]) and not (t == "integer" and isinstance(instance, bool)) for t in allowed
         ), f"{where}: {instance!r} is not {allowed}"
     if "const" in shape:
         assert instance == shape["const"], where
@@ -415,9 +416,7 @@ def test_pdf_prints_long_values_in_full() -> None:
 
 def test_pdf_of_200_notes_and_50_history_entries_is_quick() -> None:
     notes = [
-        ExportNote(
-            uuid.uuid4(), f"{marker(f'Note{i}')} " + "talked about the role " * 20, i % 3 == 0, "Ann", T0, T0
-        )
+        ExportNote(uuid.uuid4(), f"{marker(f'Note{i}')} " + "talked about the role " * 20, i % 3 == 0, "Ann", T0, T0)
         for i in range(200)
     ]
     history = [
@@ -466,9 +465,7 @@ def test_zip_holds_data_report_and_documents() -> None:
     photo = bytes(range(256)) * 40
 
     archive = b"".join(
-        stream_zip(
-            data_json, report, [("cv.pdf", chunks_of(cv[:5000], cv[5000:])), ("me.png", chunks_of(photo))]
-        )
+        stream_zip(data_json, report, [("cv.pdf", chunks_of(cv[:5000], cv[5000:])), ("me.png", chunks_of(photo))])
     )
 
     with zipfile.ZipFile(io.BytesIO(archive)) as z:

@@ -15,9 +15,7 @@ from ats.services.stats import month_window, round_days, share
         (date(2026, 1, 15), (date(2025, 2, 1), date(2026, 2, 1))),
     ],
 )
-def test_month_window_is_twelve_months_ending_with_the_given_month(
-    end: date, expected: tuple[date, date]
-) -> None:
+def test_month_window_is_twelve_months_ending_with_the_given_month(end: date, expected: tuple[date, date]) -> None:
     assert month_window(end) == expected
 
 

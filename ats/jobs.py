@@ -1,0 +1,29 @@
+"""Periodic work every server process runs: the upload sweep (and whatever else needs a clock).
+
+Each job takes its rows with ``SKIP LOCKED``, so several processes never do one piece twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .runtime import Runtime
+
+log = logging.getLogger("ats.jobs")
+
+
+async def run_once(runtime: Runtime) -> None:
+    from .services import documents
+
+    await documents.sweep(runtime)
+
+
+async def background_jobs(runtime: Runtime) -> None:
+    """Forever: sleep ``ATS_SWEEP_INTERVAL``, then run every job; a failure waits for the next round."""
+    while True:
+        await asyncio.sleep(runtime.settings.sweep_interval)
+        try:
+            await run_once(runtime)
+        except Exception as exc:  # PostgreSQL or S3 may be down: try again next round.
+            log.warning("background jobs failed: %s", type(exc).__name__)

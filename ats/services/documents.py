@@ -1,0 +1,369 @@
+"""Documents: presigned uploads and their completion, recruiter uploads, downloads, deletes, the sweep.
+
+Storage keys are made here only (``{account}/{application}/{document}``); no user-supplied name
+reaches a key. Every S3 call is blocking and runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+import anyio.to_thread
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
+from storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
+
+from .. import audit, events
+from ..auth import Principal, hash_secret, new_secret
+from ..db import new_id, utcnow
+from ..errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from ..models import Application, Document, IdempotencyKey
+from ..roles import Permission
+from ..runtime import Runtime
+from .applications import get_application_row
+
+log = logging.getLogger("ats.documents")
+
+UPLOAD_TOKEN_PREFIX = "ats_up_"
+DOCUMENT_TYPES = ("cv", "cover_letter", "certificate", "other")
+
+
+class UploadRejected(ValidationFailed):
+    code, title = "upload_rejected", "Upload rejected"
+
+
+def storage_key(account_id: uuid.UUID, application_id: uuid.UUID, document_id: uuid.UUID) -> str:
+    return f"{account_id}/{application_id}/{document_id}"
+
+
+def application_prefix(account_id: uuid.UUID, application_id: uuid.UUID) -> str:
+    return f"{account_id}/{application_id}/"
+
+
+@dataclass(frozen=True, slots=True)
+class NewUpload:
+    document: Document
+    upload: PresignedPost
+    upload_token: str
+    max_bytes: int
+
+
+def new_document(
+    application: Application, *, name: str, extension: str, doc_type: str, status: str = "uploading"
+) -> Document:
+    document_id = new_id()
+    ext = extension.lower()
+    return Document(
+        id=document_id,
+        account_id=application.account_id,
+        application_id=application.id,
+        type=doc_type,
+        name=name,
+        extension=ext,
+        filename=safe_filename(name, ext),
+        mime_type=MIME_TYPES.get(ext),
+        upload_status=status,
+        storage_key=storage_key(application.account_id, application.id, document_id),
+        created_at=utcnow(),
+    )
+
+
+def presign(runtime: Runtime, document: Document) -> tuple[PresignedPost, str]:
+    """A presigned POST for the document's key and a fresh upload token (stored as a hash)."""
+    token = new_secret(UPLOAD_TOKEN_PREFIX)
+    document.upload_token_hash = hash_secret(token)
+    upload = runtime.documents.presign_post(
+        document.storage_key,
+        max_bytes=runtime.settings.max_upload_bytes,
+        content_type=document.mime_type or "application/octet-stream",
+        expires_in=runtime.settings.upload_url_ttl,
+    )
+    return upload, token
+
+
+def _verdict(store: Documents, document: Document, size: int) -> tuple[bool, str | None, str | None]:
+    """Read the stored object's first bytes (and, for DOCX, its central directory) and judge them."""
+    head = store.read_head(document.storage_key, 8192)
+    verdict = check_signature(
+        document.extension,
+        head,
+        read_range=lambda start, end: store.read_range(document.storage_key, start, end),
+        size=size,
+    )
+    return verdict.ok, verdict.mime_type, verdict.reason
+
+
+async def complete_upload(
+    session: AsyncSession, runtime: Runtime, document_id: uuid.UUID, upload_token: str
+) -> Document:
+    """Check the stored object (size, real type by signature); uploaded, or rejected and deleted.
+
+    The caller commits even when this raises :class:`UploadRejected`: the rejection is the outcome.
+    """
+    document = await session.scalar(select(Document).where(Document.id == document_id).with_for_update())
+    if document is None:
+        raise NotFound("No such document")
+    if document.upload_status != "uploading":
+        raise Conflict(f"The upload was already completed ({document.upload_status})")
+    expected = document.upload_token_hash or ""
+    if not hmac.compare_digest(expected, hash_secret(upload_token)):
+        raise Forbidden("The upload token does not match this document")
+    store = runtime.documents
+    try:
+        size = await anyio.to_thread.run_sync(store.head, document.storage_key)
+    except ObjectMissing:
+        raise ValidationFailed(
+            "Nothing was uploaded for this document yet",
+            errors=[FieldError("/data/id", "no uploaded file found; upload it first", "not_uploaded")],
+        ) from None
+    reason: str | None = None
+    mime_type: str | None = None
+    if size > runtime.settings.max_upload_bytes:
+        reason = f"the file is larger than {runtime.settings.max_upload_bytes} bytes"
+    else:
+        ok, mime_type, reason = await anyio.to_thread.run_sync(_verdict, store, document, size)
+        if ok:
+            reason = None
+    document.upload_token_hash = None
+    principal = Principal.public(document.account_id)
+    if reason is not None:
+        await anyio.to_thread.run_sync(store.delete, document.storage_key)
+        document.upload_status = "rejected"
+        document.size = None
+        await session.flush()
+        raise UploadRejected(
+            f"The upload was rejected: {reason}",
+            errors=[FieldError("/data/id", reason, "upload_rejected")],
+        )
+    document.upload_status = "uploaded"
+    document.size = size
+    document.mime_type = mime_type
+    document.uploaded_at = utcnow()
+    await session.flush()
+    await _uploaded(session, principal, document)
+    return document
+
+
+async def _uploaded(session: AsyncSession, principal: Principal, document: Document) -> None:
+    await audit.record(
+        session,
+        principal,
+        "document.uploaded",
+        object_type="document",
+        object_id=document.id,
+        data={"application_id": str(document.application_id), "type": document.type, "size": document.size},
+        account_id=document.account_id,
+    )
+    events.queue(
+        session,
+        "document.uploaded",
+        document_id=document.id,
+        application_id=document.application_id,
+        account_id=document.account_id,
+    )
+
+
+def split_extension(filename: str) -> tuple[str, str]:
+    """``Lebenslauf.PDF`` → (``Lebenslauf``, ``pdf``)."""
+    stem, dot, ext = filename.rpartition(".")
+    return (stem, ext.lower()) if dot and stem else (filename, "")
+
+
+async def upload_from_recruiter(
+    runtime: Runtime,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    filename: str,
+    doc_type: str,
+    fileobj: IO[bytes],
+    size: int,
+) -> uuid.UUID:
+    """Stream a recruiter's file to S3 with the same checks; own transactions so no object is orphaned.
+
+    1. check the bytes in the spooled upload; 2. commit the row as ``uploading`` (the sweep knows it);
+    3. stream to S3; 4. mark it uploaded. A failure in 3 removes the row; a failure in 4 leaves an
+    ``uploading`` row that the sweep removes with its object.
+    """
+    name, extension = split_extension(filename)
+    errors: list[FieldError] = []
+    if doc_type not in DOCUMENT_TYPES:
+        errors.append(FieldError("/type", f"must be one of {', '.join(DOCUMENT_TYPES)}"))
+    if extension not in ALLOWED_EXTENSIONS:
+        errors.append(FieldError("/file", f"the extension must be one of {', '.join(ALLOWED_EXTENSIONS)}"))
+    if size <= 0:
+        errors.append(FieldError("/file", "the file is empty"))
+    elif size > runtime.settings.max_upload_bytes:
+        errors.append(FieldError("/file", f"the file is larger than {runtime.settings.max_upload_bytes} bytes"))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+    def check_local() -> str | None:
+        fileobj.seek(0)
+        head = fileobj.read(8192)
+
+        def read_range(start: int, end: int) -> bytes:
+            fileobj.seek(start)
+            return fileobj.read(end - start)
+
+        verdict = check_signature(extension, head, read_range=read_range, size=size)
+        fileobj.seek(0)
+        return None if verdict.ok else verdict.reason
+
+    reason = await anyio.to_thread.run_sync(check_local)
+    if reason is not None:
+        raise UploadRejected(f"The file was rejected: {reason}", errors=[FieldError("/file", reason)])
+
+    async with runtime.transaction() as session:
+        application = await get_application_row(session, principal, application_id, permission=Permission.WORK)
+        document = new_document(application, name=name or "document", extension=extension, doc_type=doc_type)
+        session.add(document)
+    try:
+        stored = await anyio.to_thread.run_sync(
+            lambda: runtime.documents.put_stream(
+                document.storage_key, fileobj, content_type=document.mime_type or "application/octet-stream"
+            )
+        )
+    except BaseException:
+        async with runtime.transaction() as session:
+            await session.execute(delete(Document).where(Document.id == document.id))
+        raise
+    async with runtime.transaction() as session:
+        row = await session.get(Document, document.id, with_for_update=True)
+        assert row is not None
+        row.upload_status = "uploaded"
+        row.size = stored
+        row.uploaded_at = utcnow()
+        await session.flush()
+        await _uploaded(session, principal, row)
+    return document.id
+
+
+async def get_document(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    document_id: uuid.UUID,
+    *,
+    permission: Permission = Permission.READ,
+) -> Document:
+    application = await get_application_row(session, principal, application_id, permission=permission)
+    document = await session.scalar(
+        select(Document).where(Document.id == document_id, Document.application_id == application.id)
+    )
+    if document is None:
+        raise NotFound("No such document")
+    return document
+
+
+async def open_download(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    application_id: uuid.UUID,
+    document_id: uuid.UUID,
+) -> tuple[Document, AsyncIterator[bytes]]:
+    """The document and its bytes as an async stream; the download is audited in this transaction."""
+    document = await get_document(session, principal, application_id, document_id)
+    if document.upload_status != "uploaded":
+        raise NotFound("The document has no uploaded content")
+    store = runtime.documents
+    # Opening the object here (not lazily in the stream) turns a missing object or an S3 outage
+    # into a proper error response instead of a broken stream.
+    chunks: Iterator[bytes] = await anyio.to_thread.run_sync(store.iter_chunks, document.storage_key)
+    first = await anyio.to_thread.run_sync(next, chunks, b"")
+    await audit.record(
+        session,
+        principal,
+        "document.downloaded",
+        object_type="document",
+        object_id=document.id,
+        data={"application_id": str(application_id)},
+    )
+    return document, _stream(first, chunks)
+
+
+async def _stream(first: bytes, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    try:
+        while chunk := await anyio.to_thread.run_sync(next, chunks, b""):
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def delete_document(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    application_id: uuid.UUID,
+    document_id: uuid.UUID,
+) -> None:
+    """Row first (in the transaction), then the object; an S3 failure rolls the row back."""
+    document = await get_document(session, principal, application_id, document_id, permission=Permission.WORK)
+    await session.delete(document)
+    await session.flush()
+    await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
+    await audit.record(
+        session,
+        principal,
+        "document.deleted",
+        object_type="document",
+        object_id=document.id,
+        data={"application_id": str(application_id)},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    documents: int
+    idempotency_keys: int
+
+
+async def sweep(runtime: Runtime, *, batch: int = 500) -> SweepResult:
+    """Remove documents stuck in ``uploading`` past ``ATS_UPLOAD_TTL`` (object, then row), and stale keys.
+
+    ``SKIP LOCKED`` lets several processes sweep at once without doing one document twice.
+    """
+    removed = 0
+    cutoff = utcnow() - timedelta(seconds=runtime.settings.upload_ttl)
+    while True:
+        async with runtime.transaction() as session:
+            stuck = list(
+                (
+                    await session.scalars(
+                        select(Document)
+                        .where(Document.upload_status == "uploading", Document.created_at < cutoff)
+                        .order_by(Document.created_at)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+            )
+            if not stuck:
+                break
+            for document in stuck:
+                await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
+            await session.execute(delete(Document).where(Document.id.in_([d.id for d in stuck])))
+            removed += len(stuck)
+        if len(stuck) < batch:
+            break
+    async with runtime.transaction() as session:
+        result: Any = await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(hours=24))
+        )
+        keys_removed = int(result.rowcount or 0)
+    if removed:
+        log.info("swept %d unfinished uploads", removed)
+    return SweepResult(removed, keys_removed)
