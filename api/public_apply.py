@@ -111,7 +111,7 @@ class PublicApplyController(Controller):
         result = await public_apply.apply(db_session, runtime, data, client_ip=ip)
         body = msgspec.json.encode(apply_document(result, include != ""))
         if key is not None:
-            await idempotency.remember(db_session, SCOPE, key, 201, body)
+            await idempotency.remember(db_session, SCOPE, key, 201, body, resource_id=result.application_id)
         return Response(body, status_code=201, media_type=JSONAPI)
 
     @post("/applicant_documents/{document_id:uuid}/complete", media_type=JSONAPI, status_code=200)

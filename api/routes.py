@@ -20,6 +20,7 @@ from .deps import (
 )
 from .documents import DocumentController
 from .errors import jsonapi_error_response, problem_response
+from .gdpr import GdprController
 from .health import HealthController
 from .jobs import JobController, StageController
 from .public import PublicJobPostingController
@@ -39,6 +40,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     ApplicationController,
     ApplicantController,
     DocumentController,
+    GdprController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

@@ -199,6 +199,27 @@ def cmd_documents_sweep(args: argparse.Namespace) -> int:
     return _with_services(args, lambda s: _run_async(s, work))
 
 
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from .services import retention
+
+    async def work(runtime: Runtime) -> int:
+        report = await retention.run(runtime, account_id=None, dry_run=args.dry_run)
+        print(
+            json.dumps(
+                {
+                    "dry_run": report.dry_run,
+                    "count": len(report.erased),
+                    "erased": [str(i) for i in report.erased],
+                    "held": report.held,
+                    "storage_pending": report.storage_pending,
+                }
+            )
+        )
+        return 0
+
+    return _with_services(args, lambda s: _run_async(s, work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ats", description="Applicant tracking backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("documents").add_subparsers(dest="documents_command", required=True)
     docs.add_parser("sweep", help="remove uploads unfinished after ATS_UPLOAD_TTL (rows and objects)")
 
+    ret = sub.add_parser("retention").add_subparsers(dest="retention_command", required=True)
+    rrun = ret.add_parser("run", help="erase what the retention rules allow (every account)")
+    rrun.add_argument("--dry-run", action="store_true", help="only report what would be erased")
+
     aud = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
     verify = aud.add_parser("verify", help="check every account's hash chain; exit 1 on a break")
     verify.add_argument("--account")
@@ -243,6 +268,7 @@ COMMANDS: dict[tuple[str, ...], Callable[[argparse.Namespace], int]] = {
     ("api-keys", "create"): cmd_api_keys_create,
     ("audit", "verify"): cmd_audit_verify,
     ("documents", "sweep"): cmd_documents_sweep,
+    ("retention", "run"): cmd_retention_run,
 }
 
 

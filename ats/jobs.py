@@ -1,4 +1,4 @@
-"""Periodic work every server process runs: the upload sweep (and whatever else needs a clock).
+"""Periodic work every server process runs: erasures S3 refused before, and the upload sweep.
 
 Each job takes its rows with ``SKIP LOCKED``, so several processes never do one piece twice.
 """
@@ -14,8 +14,9 @@ log = logging.getLogger("ats.jobs")
 
 
 async def run_once(runtime: Runtime) -> None:
-    from .services import documents
+    from .services import documents, erasure
 
+    await erasure.process_pending(runtime)
     await documents.sweep(runtime)
 
 

@@ -342,6 +342,24 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     scope: Mapped[str] = mapped_column(String(50), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The application the stored response describes: erasure removes the response with it.
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     response: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created()
+
+
+class PendingDeletion(Base):
+    """Objects still to be removed from S3 after an erasure: a durable promise, retried until kept."""
+
+    __tablename__ = "pending_deletions"
+    __table_args__ = (Index(None, "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    application_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(300), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

@@ -43,6 +43,7 @@ class ExportNote:
     author_name: str | None
     created_at: datetime
     updated_at: datetime
+    author_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,9 @@ class ExportHistoryEntry:
     changed_by_name: str | None
     note: str | None
     reason: str | None
+    id: uuid.UUID | None = None
+    from_status: str | None = None
+    changed_by_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class ExportRating:
     criteria: dict[str, int]
     created_at: datetime
     updated_at: datetime
+    id: uuid.UUID | None = None
+    reviewer_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

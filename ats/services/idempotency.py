@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -60,9 +61,12 @@ async def claim(session: AsyncSession, scope: str, key: str, body: bytes) -> Rep
     return Replay(stored.status_code, stored.response)
 
 
-async def remember(session: AsyncSession, scope: str, key: str, status_code: int, body: bytes) -> None:
+async def remember(
+    session: AsyncSession, scope: str, key: str, status_code: int, body: bytes, *, resource_id: uuid.UUID | None
+) -> None:
+    """Store the answer to replay; ``resource_id`` ties it to the application so erasure removes it."""
     await session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.key == key, IdempotencyKey.scope == scope)
-        .values(status_code=status_code, response=body)
+        .values(status_code=status_code, response=body, resource_id=resource_id)
     )

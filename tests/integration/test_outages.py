@@ -12,12 +12,13 @@ import pytest
 from litestar import Litestar
 from litestar.events import listener
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ats import ATSConfig, ATSPlugin
 from ats.embedded import wait_for
-from ats.models import Application, Document
+from ats.models import Application, Document, PendingDeletion
 from ats.runtime import Runtime
+from ats.services import erasure
 from ats.settings import Settings
 from storage import Documents, make_client
 from storage.embedded import EmbeddedS3
@@ -129,3 +130,52 @@ async def test_complete_and_download_with_s3_down(throwaway_s3: tuple[Settings, 
         # the failed delete left the document in place
         view = (await client.get(f"/api/v1/applications/{application['id']}", headers=account.headers)).json()
         assert [d["upload_status"] for d in view["data"]["documents"]] == ["uploaded"]
+
+
+async def test_erasure_with_s3_down_is_finished_when_it_is_back(throwaway_s3: tuple[Settings, EmbeddedS3]) -> None:
+    """S3 stopped mid-erasure: rows go, a durable pending deletion stays, and S3 back finishes the job."""
+    own, s3 = throwaway_s3
+    app = Litestar(plugins=[ATSPlugin(ATSConfig(settings=own, background_jobs=False))])
+    async with AsyncTestClient(app=app) as client:
+        runtime: Runtime = app.state["ats_runtime"]
+        account = await new_account(client, runtime)
+        job = await make_job(account)
+        application = await make_application(account, job["id"])
+        url = f"/api/v1/applications/{application['id']}"
+        for name in ("a.pdf", "b.pdf"):
+            response = await client.post(f"{url}/documents", files={"file": (name, PDF)}, headers=account.headers)
+            assert response.status_code == 201
+
+        s3.stop(kill=True)
+
+        erased = await client.delete(url, headers=account.headers)
+        assert erased.status_code == 200, erased.text
+        receipt = erased.json()
+        assert receipt["storage"] == "pending"
+        assert receipt["counts"]["documents"] == 2 and receipt["counts"]["objects"] == 0
+        problem(await client.get(url, headers=account.headers), 404)
+        async with runtime.transaction() as session:
+            assert await erasure.pending_count(session, account.id) == 1
+        # still down: the next round fails again and keeps the record
+        async with runtime.transaction() as session:
+            await session.execute(
+                update(PendingDeletion)
+                .where(PendingDeletion.account_id == account.id)
+                .values(next_attempt_at=func.now())
+            )
+        assert await erasure.process_pending(runtime, account_id=account.id) is None
+
+        s3.start()
+        wait_for(lambda: runtime.documents.client.put_object(Bucket=own.s3_bucket, Key="probe", Body=b"x"), 90)
+        async with runtime.transaction() as session:
+            await session.execute(
+                update(PendingDeletion)
+                .where(PendingDeletion.account_id == account.id)
+                .values(next_attempt_at=func.now())
+            )
+        assert await erasure.process_pending(runtime, account_id=account.id) == 2
+        prefix = f"{account.id}/{application['id']}/"
+        listing = runtime.documents.client.list_objects_v2(Bucket=own.s3_bucket, Prefix=prefix)
+        assert listing.get("KeyCount", 0) == 0
+        async with runtime.transaction() as session:
+            assert await erasure.pending_count(session, account.id) == 0

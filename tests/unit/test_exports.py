@@ -199,6 +199,9 @@ def test_json_has_the_published_shape_in_order() -> None:
         "changed_by_name": marker("ChangedBy"),
         "note": marker("HistoryNote"),
         "reason": marker("Reason"),
+        "id": None,
+        "from_status": None,
+        "changed_by_id": None,
     }
     assert document["documents"][1]["mime_type"] is None
     assert document["documents"][1]["uploaded_at"] is None

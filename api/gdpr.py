@@ -1,0 +1,126 @@
+"""GDPR (§8): export as JSON, PDF or ZIP; erasure with a receipt; retention runs. Admin and compliance."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Response, delete, get, post
+from litestar.di import Provide
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats.auth import Principal
+from ats.errors import FieldError, ValidationFailed
+from ats.roles import Permission
+from ats.runtime import Runtime
+from ats.services import erasure, exports, retention
+from ats.services.documents import split_extension
+from exports import render_pdf, stream_zip, to_json_bytes
+from storage import Documents, safe_filename
+
+from .deps import provide_principal, requires
+from .documents import content_disposition
+
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class Counts(msgspec.Struct):
+    documents: int
+    objects: int
+    notes: int
+    ratings: int
+    history: int
+
+
+class ErasureReceipt(msgspec.Struct):
+    application_id: uuid.UUID
+    erased_at: datetime
+    counts: Counts
+    audit_event_id: uuid.UUID
+    storage: str
+
+
+class RetentionOut(msgspec.Struct):
+    dry_run: bool
+    erased: list[uuid.UUID]
+    count: int
+    held: int
+    storage_pending: int
+
+
+def _receipt(receipt: erasure.Receipt) -> ErasureReceipt:
+    return ErasureReceipt(
+        receipt.application_id, receipt.erased_at, Counts(**receipt.counts), receipt.audit_event_id, receipt.storage
+    )
+
+
+class GdprController(Controller):
+    path = "/"
+    tags = ["gdpr"]
+    guards = [requires(Permission.READ)]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/applications/{application_id:uuid}/export")
+    async def export(
+        self,
+        application_id: uuid.UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        runtime: Runtime,
+        format: Annotated[str, msgspec.Meta(max_length=10)] = "json",
+        include_internal: bool = False,
+    ) -> Response[bytes] | Stream:
+        """Everything stored about one application; internal notes only with ``include_internal=true``."""
+        if format not in exports.FORMATS:
+            raise ValidationFailed(
+                f"Unknown format; valid values: {', '.join(exports.FORMATS)}",
+                errors=[FieldError("format", f"must be one of {', '.join(exports.FORMATS)}")],
+            )
+        bundle, files = await exports.gather(
+            db_session, principal, application_id, include_internal=include_internal, fmt=format
+        )
+        stem = f"application-{application_id}"
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        if format == "json":
+            body = await anyio.to_thread.run_sync(to_json_bytes, bundle)
+            return Response(body, media_type="application/json", headers=headers)
+        if format == "pdf":
+            pdf = await anyio.to_thread.run_sync(render_pdf, bundle)
+            headers["Content-Disposition"] = content_disposition(f"{stem}.pdf")
+            return Response(pdf, media_type="application/pdf", headers=headers)
+        data_json = await anyio.to_thread.run_sync(to_json_bytes, bundle)
+        report = await anyio.to_thread.run_sync(render_pdf, bundle)
+        store = runtime.documents
+        sources = [(safe_filename(*split_extension(name)), _chunks_of(store, key)) for name, key in files]
+        headers["Content-Disposition"] = content_disposition(f"{stem}.zip")
+        # A sync iterator: Litestar pulls it in a worker thread, one chunk at a time.
+        return Stream(stream_zip(data_json, report, sources), media_type="application/zip", headers=headers)
+
+    @delete("/applications/{application_id:uuid}", status_code=200)
+    async def erase(
+        self,
+        application_id: uuid.UUID,
+        principal: Principal,
+        runtime: Runtime,
+        reason: Reason = "erasure_request",
+        notify: bool = False,
+    ) -> ErasureReceipt:
+        """Erase the application, its rows and every stored object; 409 under legal hold; then 404."""
+        receipt = await erasure.erase(runtime, principal, application_id, reason=reason, notify=notify)
+        return _receipt(receipt)
+
+    @post("/retention/run", status_code=200)
+    async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> RetentionOut:
+        """Apply the retention rules to this account (``dry_run=true``: only report)."""
+        principal.scope(Permission.COMPLIANCE)
+        report = await retention.run(runtime, account_id=principal.account_id, dry_run=dry_run, actor=principal)
+        return RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending)
+
+
+def _chunks_of(store: Documents, key: str) -> Callable[[], Iterator[bytes]]:
+    return lambda: store.iter_chunks(key)

@@ -1,0 +1,109 @@
+"""Step one of an export (§8): gather every stored field of one application into a plain bundle."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exports import ExportBundle, ExportDocument, ExportHistoryEntry, ExportNote, ExportRating
+
+from .. import audit
+from ..auth import Principal
+from ..db import utcnow
+from ..models import Document, JobPosting, Note, Rating, StatusChange
+from ..roles import Permission
+from .applications import get_application_row
+
+FORMATS = ("json", "pdf", "zip")
+# Columns an export leaves out on purpose: where the bytes live and the secret that unlocks an
+# upload are the service's business, not the applicant's data. Everything else is exported.
+NOT_EXPORTED: dict[str, frozenset[str]] = {
+    "documents": frozenset({"storage_key", "upload_token_hash", "account_id", "application_id"}),
+    "status_history": frozenset({"account_id", "application_id"}),
+    "notes": frozenset({"account_id", "application_id"}),
+    "ratings": frozenset({"account_id", "application_id"}),
+}
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """Every mapped column of a row, by name."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+async def gather(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, include_internal: bool, fmt: str
+) -> tuple[ExportBundle, list[tuple[str, str]]]:
+    """The bundle and, for the ZIP, each uploaded document's (filename, storage key); audited."""
+    application = await get_application_row(session, principal, application_id, permission=Permission.COMPLIANCE)
+    job = await session.get(JobPosting, application.job_id)
+    assert job is not None
+    history = list(
+        await session.scalars(
+            select(StatusChange)
+            .where(StatusChange.application_id == application.id)
+            .order_by(StatusChange.changed_at, StatusChange.id)
+        )
+    )
+    ratings = list(
+        await session.scalars(
+            select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
+        )
+    )
+    notes = list(
+        await session.scalars(
+            select(Note).where(Note.application_id == application.id).order_by(Note.created_at, Note.id)
+        )
+    )
+    documents = list(
+        await session.scalars(
+            select(Document).where(Document.application_id == application.id).order_by(Document.created_at, Document.id)
+        )
+    )
+    bundle = ExportBundle(
+        application=row_dict(application),
+        job={"id": job.id, "title": job.title, "department": job.department, "location": job.location},
+        history=[
+            ExportHistoryEntry(
+                h.status, h.changed_at, h.changed_by_name, h.note, h.reason, h.id, h.from_status, h.changed_by_id
+            )
+            for h in history
+        ],
+        ratings=[
+            ExportRating(r.reviewer_name, r.rating, r.criteria, r.created_at, r.updated_at, r.id, r.reviewer_id)
+            for r in ratings
+        ],
+        notes=[
+            ExportNote(n.id, n.content, n.internal, n.author_name, n.created_at, n.updated_at, n.author_id)
+            for n in notes
+        ],
+        documents=[
+            ExportDocument(
+                d.id,
+                d.type,
+                d.filename,
+                d.mime_type,
+                d.size,
+                d.upload_status,
+                d.created_at,
+                d.extension,
+                d.uploaded_at,
+                d.name,
+            )
+            for d in documents
+        ],
+        generated_at=utcnow(),
+        include_internal=include_internal,
+    )
+    files = [(d.filename, d.storage_key) for d in documents if d.upload_status == "uploaded"]
+    await audit.record(
+        session,
+        principal,
+        "application.exported",
+        object_type="application",
+        object_id=application.id,
+        data={"format": fmt, "include_internal": include_internal, "documents": len(files)},
+    )
+    return bundle, files
