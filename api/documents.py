@@ -37,12 +37,7 @@ class DocumentController(Controller):
     tags = ["documents"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post(
-        "/",
-        guards=[requires(Permission.READ)],
-        request_max_body_size=None,
-        status_code=201,
-    )
+    @post("/", guards=[requires(Permission.READ)], status_code=201)
     async def upload(
         self,
         application_id: uuid.UUID,

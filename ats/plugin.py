@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import anyio.to_thread
 from litestar.config.app import AppConfig
 from litestar.events import listener
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import events
@@ -65,12 +67,20 @@ class ATSPlugin(InitPlugin):
         from api.routes import build_routers
 
         configure_logging(self.settings.log_format, self.settings.log_level)
-        app_config.route_handlers.extend(build_routers(self.prefix, self.settings.max_body_bytes))
+        app_config.route_handlers.extend(
+            build_routers(self.prefix, self.settings.max_body_bytes, self.settings.max_upload_bytes)
+        )
         app_config.lifespan.append(self._lifespan)
         # Litestar refuses to emit an event nobody listens to: a no-op listener makes every ATS
         # event always emittable, and host listeners add to it.
         app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
         app_config.middleware.insert(0, request_logging_middleware)
+        # Prometheus metrics, labelled by route template (never by ids or query strings).
+        metrics = PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
+        app_config.middleware.append(metrics.middleware)
+        app_config.route_handlers.append(
+            type("MetricsController", (PrometheusController,), {"path": f"{self.prefix}/metrics"})
+        )
         fallback = by_path(self.prefix)
         app_config.exception_handlers.setdefault(NotFoundException, fallback)
         app_config.exception_handlers.setdefault(MethodNotAllowedException, fallback)
@@ -91,7 +101,8 @@ class ATSPlugin(InitPlugin):
         runtime.emit = app.emit
         runtime.api_base = f"{self.prefix}/api/v1"
         try:
-            await anyio.to_thread.run_sync(runtime.documents.ensure_bucket)
+            with anyio.fail_after(settings.s3_timeout + 1):
+                await anyio.to_thread.run_sync(runtime.documents.ensure_bucket, abandon_on_cancel=True)
         except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.
             log.warning("document storage not ready at start: %s", type(exc).__name__)
         app.state[STATE_KEY] = runtime

@@ -177,25 +177,34 @@ class EmbeddedS3:
             time.sleep(0.2)
         return True
 
-    def stop(self, *, kill: bool = False, timeout: float = 30) -> None:
+    def signal_stop(self, *, kill: bool = False) -> int | None:
+        """Ask it to stop (SIGTERM, or SIGKILL with ``kill``) without waiting; its pid, if it ran."""
         pid = self.running_pid()
         if pid is None:
-            return
-        try:
+            return None
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            return
+        return pid
+
+    def wait_stopped(self, pid: int, timeout: float = 20) -> None:
+        """Wait for ``pid`` to exit; SIGKILL it past ``timeout`` (SeaweedFS can take ~15 s on SIGTERM)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            _reap(pid)
             try:
                 os.kill(pid, 0)
-                _reap(pid)
             except ProcessLookupError:
                 break
             time.sleep(0.2)
         else:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+
+    def stop(self, *, kill: bool = False, timeout: float = 20) -> None:
+        pid = self.signal_stop(kill=kill)
+        if pid is not None:
+            self.wait_stopped(pid, timeout)
 
 
 def _reap(pid: int) -> None:

@@ -45,6 +45,15 @@ async def test_health_and_openapi(client: AsyncTestClient[Litestar]) -> None:
     assert "/api/v1/auth/token" in spec["paths"] and "/api/v1/users" in spec["paths"]
 
 
+async def test_metrics_in_prometheus_format(client: AsyncTestClient[Litestar], account: Account) -> None:
+    await client.get("/api/v1/me", headers=account.headers)
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert "ats_requests_total" in response.text
+    assert 'path="/api/v1/me"' in response.text
+    assert str(account.id) not in response.text
+
+
 async def test_unknown_route_and_method_are_problems(client: AsyncTestClient[Litestar], account: Account) -> None:
     problem(await client.get("/api/v1/does-not-exist", headers=account.headers), 404, "not_found")
     problem(await client.put("/api/v1/me", headers=account.headers), 405, "method_not_allowed")

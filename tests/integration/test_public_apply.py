@@ -356,3 +356,16 @@ async def test_sweep_removes_stale_uploads(
     async with runtime.transaction() as session:
         left = set(await session.scalars(select(Document.id).where(Document.account_id == account.id)))
     assert left == {uuid.UUID(fresh["id"])}
+
+
+async def test_recruiter_upload_over_the_limit_is_413(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    job = await make_job(account)
+    app = (await post_apply(client, apply_body(job["id"], documents=[]))).json()["data"]
+    too_big = b"%PDF-1.4\n" + b"0" * (runtime.settings.max_upload_bytes + 100_000)
+    response = await client.post(
+        f"/api/v1/applications/{app['id']}/documents", files={"file": ("big.pdf", too_big)}, headers=account.headers
+    )
+    problem(response, 413, "payload_too_large")
+    assert await count_rows(runtime, account) == (1, 0)
