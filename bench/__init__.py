@@ -1,0 +1,1 @@
+"""Benchmarks: one command (``python -m bench``), ratios against a bare baseline; never part of the tests."""

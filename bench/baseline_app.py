@@ -1,0 +1,536 @@
+"""A bare baseline for ``GET /api/v1/applications``: raw ASGI, psycopg 3, msgspec, no framework.
+
+It runs the very statements the API runs for one page, on the same kind of connection pool and in
+the same transactions, and returns the same JSON:
+
+1. a checkout ping (``;``, as SQLAlchemy's ``pool_pre_ping`` sends), then the bearer-token lookup
+   in its own transaction, rolled back (the auth middleware's session);
+2. a second checkout ping, then in one transaction: the count, the page (joined to its posting),
+   the stages (once per process, as the app caches them), and three batch queries for the page's
+   history, notes and documents; commit.
+
+The SQL below is the text SQLAlchemy renders for the app (captured with a ``before_cursor_execute``
+listener); ``python -m bench list`` checks it statement by statement against the app's on every run,
+so a change on either side shows up as a failed check rather than as an unfair ratio.
+
+Serve it with ``uvicorn bench.baseline_app:app`` and ``BENCH_DATABASE_URL`` (a libpq URL).
+Supported: ``job_id``, ``status``, ``search``, ``orderby``, ``order``, ``page``, ``per_page``, and
+``cursor`` for ``orderby=date``; callers with an account-wide read scope (not hiring managers).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+STATUSES = ("new", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
+FULL_SCOPE_ROLES = ("admin", "recruiter", "compliance")
+API_BASE = "/api/v1"
+MAX_PER_PAGE = 100
+
+# ---- the statements (as SQLAlchemy renders them for the psycopg dialect) ----
+
+PING_SQL = ";"
+AUTH_SQL = (
+    "SELECT auth_tokens.id, users.id AS id_1, users.account_id, users.role, users.name \n"
+    "FROM auth_tokens JOIN users ON users.id = auth_tokens.user_id \n"
+    "WHERE auth_tokens.token_hash = %(token_hash_1)s::VARCHAR AND auth_tokens.kind = %(kind_1)s::VARCHAR "
+    "AND auth_tokens.revoked_at IS NULL AND auth_tokens.expires_at > %(expires_at_1)s::TIMESTAMP WITH TIME ZONE "
+    "AND users.active IS true"
+)
+STAGES_SQL = (
+    "SELECT stages.status, stages.id, stages.name \nFROM stages \nWHERE stages.account_id = %(account_id_1)s::UUID"
+)
+APPLICATION_COLUMNS = [
+    "id",
+    "account_id",
+    "job_id",
+    "status",
+    "status_rank",
+    "previous_status",
+    "status_changed_at",
+    "name",
+    "salutation",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "cover_letter",
+    "custom_fields",
+    "source",
+    "consent_privacy_policy",
+    "consent_privacy_policy_version",
+    "consent_talent_pool",
+    "consented_at",
+    "consent_ip",
+    "legal_hold",
+    "rating_total",
+    "rating_count",
+    "version",
+    "created_by",
+    "created_at",
+    "updated_at",
+]
+PAGE_SELECT = (
+    "SELECT "
+    + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
+    + ", job_postings.title AS job_title \n"
+    + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
+)
+COUNT_SELECT = "SELECT count(*) AS count_1 \nFROM applications \n"
+SORT_KEYS = {
+    "date": "applications.created_at",
+    "name": "lower(applications.name)",
+    "status": "applications.status_rank",
+}
+BATCHES = {
+    "status_history": (
+        "SELECT status_history.application_id, status_history.status, status_history.changed_at, "
+        "status_history.changed_by_id, status_history.changed_by_name, status_history.note, "
+        "status_history.reason \nFROM status_history \nWHERE status_history.application_id IN ({ids}) "
+        "ORDER BY status_history.application_id, status_history.changed_at, status_history.id"
+    ),
+    "notes": (
+        "SELECT notes.application_id, notes.id, notes.content, notes.internal, notes.author_id, "
+        "notes.author_name, notes.created_at, notes.updated_at \nFROM notes \n"
+        "WHERE notes.application_id IN ({ids}) ORDER BY notes.application_id, notes.created_at, notes.id"
+    ),
+    "documents": (
+        "SELECT documents.application_id, documents.id, documents.type, documents.filename, "
+        "documents.mime_type, documents.size, documents.upload_status \nFROM documents \n"
+        "WHERE documents.application_id IN ({ids}) "
+        "ORDER BY documents.application_id, documents.created_at, documents.id"
+    ),
+}
+
+
+class BadQuery(Exception):
+    pass
+
+
+class Filters(msgspec.Struct, kw_only=True):
+    job_id: uuid.UUID | None = None
+    statuses: list[str] = []
+    search: str | None = None
+    orderby: str = "date"
+    order: str = "desc"
+    page: int = 1
+    per_page: int = 20
+    cursor: str | None = None
+
+
+def parse_query(query_string: bytes) -> Filters:
+    """The list's query parameters (a subset; anything else is refused so no request is mis-served)."""
+    f = Filters()
+    try:
+        for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+            if key == "job_id":
+                f.job_id = uuid.UUID(value)
+            elif key == "status":
+                f.statuses = [s.strip() for s in value.split(",") if s.strip()]
+                if any(s not in STATUSES for s in f.statuses):
+                    raise BadQuery("status")
+            elif key == "search":
+                f.search = value or None
+            elif key == "orderby" and value in SORT_KEYS:
+                f.orderby = value
+            elif key == "order" and value in ("asc", "desc"):
+                f.order = value
+            elif key == "page":
+                f.page = int(value)
+            elif key == "per_page":
+                f.per_page = int(value)
+            elif key == "cursor":
+                f.cursor = value
+            else:
+                raise BadQuery(key)
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
+    if f.page < 1 or not 1 <= f.per_page <= MAX_PER_PAGE:
+        raise BadQuery("paging")
+    if f.cursor and f.orderby != "date":
+        raise BadQuery("cursor (the baseline pages by cursor only for orderby=date)")
+    return f
+
+
+def escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class Cursor(msgspec.Struct, array_like=True):
+    orderby: str
+    order: str
+    value: Any
+    id: uuid.UUID
+    page: int
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> Cursor:
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        return msgspec.json.decode(base64.urlsafe_b64decode(padded.encode()), type=Cursor)
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        raise BadQuery("cursor") from None
+
+
+def list_statements(f: Filters, account_id: uuid.UUID) -> tuple[str, dict[str, Any], str, dict[str, Any], int]:
+    """The count and the page statement with their parameters, and the page number."""
+    where = ["applications.account_id = %(account_id_1)s::UUID"]
+    params: dict[str, Any] = {"account_id_1": account_id}
+    if f.job_id is not None:
+        where.append("applications.job_id = %(job_id_1)s::UUID")
+        params["job_id_1"] = f.job_id
+    if f.statuses:
+        names = [f"status_1_{i}" for i in range(1, len(f.statuses) + 1)]
+        where.append("applications.status IN (" + ", ".join(f"%({n})s::VARCHAR" for n in names) + ")")
+        params.update(zip(names, f.statuses, strict=True))
+    if f.search:
+        where.append(
+            "lower(applications.name || %(name_1)s::VARCHAR || applications.email) "
+            "LIKE %(lower_1)s::VARCHAR ESCAPE '\\'"
+        )
+        params["name_1"] = " "
+        params["lower_1"] = "%" + escape_like(f.search.strip().lower()) + "%"
+    where_sql = "WHERE " + " AND ".join(where)
+    count_sql = COUNT_SELECT + where_sql
+
+    page_params = dict(params)
+    key = SORT_KEYS[f.orderby]
+    direction = "DESC" if f.order == "desc" else "ASC"
+    page = f.page
+    anonymous = 0
+
+    def param(value: Any) -> str:
+        nonlocal anonymous
+        anonymous += 1
+        page_params[f"param_{anonymous}"] = value
+        return f"param_{anonymous}"
+
+    page_where = where_sql
+    if f.cursor:
+        cursor = decode_cursor(f.cursor)
+        if (cursor.orderby, cursor.order) != (f.orderby, f.order):
+            raise BadQuery("cursor")
+        try:
+            boundary = datetime.fromisoformat(str(cursor.value))
+        except ValueError:
+            raise BadQuery("cursor") from None
+        op = "<" if f.order == "desc" else ">"
+        value_name, id_name = param(boundary), param(cursor.id)
+        page_where += (
+            f" AND ({key}, applications.id) {op} (%({value_name})s::TIMESTAMP WITH TIME ZONE, %({id_name})s::UUID)"
+        )
+        page = cursor.page
+        limit = f" \n LIMIT %({param(f.per_page + 1)})s::INTEGER"
+    else:
+        limit_name = param(f.per_page + 1)
+        offset_name = param((page - 1) * f.per_page)
+        limit = f" \n LIMIT %({limit_name})s::INTEGER OFFSET %({offset_name})s::INTEGER"
+    page_sql = PAGE_SELECT + page_where + f" ORDER BY {key} {direction}, applications.id {direction}" + limit
+    return count_sql, params, page_sql, page_params, page
+
+
+def batch_statement(table: str, ids: list[uuid.UUID]) -> tuple[str, dict[str, Any]]:
+    names = [f"application_id_1_{i}" for i in range(1, len(ids) + 1)]
+    sql = BATCHES[table].format(ids=", ".join(f"%({n})s::UUID" for n in names))
+    return sql, dict(zip(names, ids, strict=True))
+
+
+# ---- the response (the same field names and order as ats.views and api.schemas) ----
+
+
+class Ref(msgspec.Struct):
+    id: uuid.UUID
+    name: str | None
+
+
+class JobRef(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+
+
+class HistoryEntry(msgspec.Struct):
+    status: str
+    changed_at: datetime
+    changed_by: Ref | None
+    note: str | None
+    reason: str | None
+
+
+class Address(msgspec.Struct):
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+
+
+class Candidate(msgspec.Struct):
+    name: str
+    salutation: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str
+    phone: str | None
+    address: Address
+
+
+class DocumentView(msgspec.Struct):
+    id: uuid.UUID
+    type: str
+    filename: str
+    mime_type: str | None
+    size: int | None
+    upload_status: str
+    url: str
+
+
+class NoteView(msgspec.Struct):
+    id: uuid.UUID
+    content: str
+    internal: bool
+    author: Ref | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Consent(msgspec.Struct):
+    privacy_policy: bool
+    privacy_policy_version: str | None
+    talent_pool: bool
+    consented_at: datetime | None
+    ip_address: str | None
+
+
+class ApplicationView(msgspec.Struct):
+    id: uuid.UUID
+    job: JobRef
+    status: str
+    stage: Ref
+    status_history: list[HistoryEntry]
+    candidate: Candidate
+    documents: list[DocumentView]
+    cover_letter: str | None
+    custom_fields: dict[str, Any]
+    rating: float | None
+    rating_count: int
+    notes: list[NoteView]
+    consent: Consent
+    source: str | None
+    legal_hold: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PageMeta(msgspec.Struct):
+    total: int
+    per_page: int
+    current_page: int
+    total_pages: int
+    next_cursor: str | None = None
+
+
+class Page(msgspec.Struct):
+    data: list[ApplicationView]
+    meta: PageMeta
+
+
+ENCODER = msgspec.json.Encoder()
+
+# ---- the ASGI app ----
+
+
+async def _ping(conn: AsyncConnection[Any]) -> None:
+    """What SQLAlchemy's ``pool_pre_ping`` sends at every checkout, outside a transaction."""
+    await conn.set_autocommit(True)
+    try:
+        await conn.execute(PING_SQL)
+    finally:
+        await conn.set_autocommit(False)
+
+
+class Baseline:
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool | None = None
+        self.stages: dict[uuid.UUID, dict[str, tuple[uuid.UUID, str]]] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"].rstrip("/") != f"{API_BASE}/applications" or scope["method"] != "GET":
+            await respond(send, 404, b'{"status":404}')
+            return
+        status, body = await self.list_applications(scope)
+        await respond(send, status, body)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                url = os.environ["BENCH_DATABASE_URL"]
+                size = int(os.environ.get("BENCH_POOL_SIZE", "10"))
+                # The app's engine: pool_size=10, max_overflow=10, a ping at every checkout.
+                self.pool = AsyncConnectionPool(
+                    url,
+                    min_size=size,
+                    max_size=size * 2,
+                    kwargs={"connect_timeout": 3, "application_name": "ats-baseline"},
+                    check=_ping,
+                    open=False,
+                )
+                await self.pool.open(wait=True)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def authenticate(self, scope: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+        header = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        scheme, _, secret = header.decode("latin-1").partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret.startswith("ats_at_"):
+            return None
+        params = {
+            "token_hash_1": hashlib.sha256(secret.encode()).hexdigest(),
+            "kind_1": "access",
+            "expires_at_1": datetime.now(UTC),
+        }
+        assert self.pool is not None
+        async with self.pool.connection() as conn:
+            found = await (await conn.execute(AUTH_SQL, params)).fetchone()
+            await conn.rollback()
+        if found is None:
+            return None
+        return found[2], found[3]
+
+    async def list_applications(self, scope: dict[str, Any]) -> tuple[int, bytes]:
+        principal = await self.authenticate(scope)
+        if principal is None:
+            return 401, b'{"status":401,"code":"unauthorized"}'
+        account_id, role = principal
+        if role not in FULL_SCOPE_ROLES:
+            return 403, b'{"status":403,"detail":"the baseline serves account-wide roles only"}'
+        try:
+            f = parse_query(scope["query_string"])
+            count_sql, count_params, page_sql, page_params, page = list_statements(f, account_id)
+        except BadQuery as exc:
+            return 400, msgspec.json.encode({"status": 400, "detail": str(exc)})
+        assert self.pool is not None
+        async with self.pool.connection() as conn:
+            total = (await (await conn.execute(count_sql, count_params)).fetchone() or (0,))[0]
+            rows = await (await conn.execute(page_sql, page_params)).fetchall()
+            more = len(rows) > f.per_page
+            rows = rows[: f.per_page]
+            views = await self.build_views(conn, account_id, rows) if rows else []
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = encode_cursor(Cursor(f.orderby, f.order, _cursor_value(f.orderby, last), last[0], page + 1))
+        total_pages = max(1, math.ceil(total / f.per_page)) if total else 0
+        return 200, ENCODER.encode(Page(views, PageMeta(total, f.per_page, page, total_pages, next_cursor)))
+
+    async def build_views(
+        self, conn: AsyncConnection[Any], account_id: uuid.UUID, rows: list[Any]
+    ) -> list[ApplicationView]:
+        stages = self.stages.get(account_id)
+        if stages is None:
+            found = await (await conn.execute(STAGES_SQL, {"account_id_1": account_id})).fetchall()
+            stages = {status: (stage_id, name) for status, stage_id, name in found}
+            self.stages[account_id] = stages
+        ids = [r[0] for r in rows]
+        history: dict[uuid.UUID, list[HistoryEntry]] = defaultdict(list)
+        sql, params = batch_statement("status_history", ids)
+        for app_id, status, at, by_id, by_name, note, reason in await (await conn.execute(sql, params)).fetchall():
+            history[app_id].append(HistoryEntry(status, at, Ref(by_id, by_name) if by_id else None, note, reason))
+        notes: dict[uuid.UUID, list[NoteView]] = defaultdict(list)
+        sql, params = batch_statement("notes", ids)
+        for app_id, note_id, content, internal, author_id, author_name, created, updated in await (
+            await conn.execute(sql, params)
+        ).fetchall():
+            author = Ref(author_id, author_name) if author_id else None
+            notes[app_id].append(NoteView(note_id, content, internal, author, created, updated))
+        documents: dict[uuid.UUID, list[DocumentView]] = defaultdict(list)
+        sql, params = batch_statement("documents", ids)
+        for app_id, doc_id, doc_type, filename, mime, size, upload_status in await (
+            await conn.execute(sql, params)
+        ).fetchall():
+            url = f"{API_BASE}/applications/{app_id}/documents/{doc_id}"
+            documents[app_id].append(DocumentView(doc_id, doc_type, filename, mime, size, upload_status, url))
+        views = []
+        for r in rows:
+            app_id = r[0]
+            stage_id, stage_name = stages[r[3]]
+            rating_total, rating_count = r[26], r[27]
+            views.append(
+                ApplicationView(
+                    id=app_id,
+                    job=JobRef(r[2], r[32]),
+                    status=r[3],
+                    stage=Ref(stage_id, stage_name),
+                    status_history=history[app_id],
+                    candidate=Candidate(r[7], r[8], r[9], r[10], r[11], r[12], Address(r[13], r[14], r[15], r[16])),
+                    documents=documents[app_id],
+                    cover_letter=r[17],
+                    custom_fields=r[18],
+                    rating=round(rating_total / rating_count, 2) if rating_count else None,
+                    rating_count=rating_count,
+                    notes=notes[app_id],
+                    consent=Consent(r[20], r[21], r[22], r[23], r[24]),
+                    source=r[19],
+                    legal_hold=r[25],
+                    version=r[28],
+                    created_at=r[30],
+                    updated_at=r[31],
+                )
+            )
+        return views
+
+
+def _cursor_value(orderby: str, row: Any) -> Any:
+    if orderby == "name":
+        return row[7].lower()
+    if orderby == "status":
+        return row[4]
+    return row[30].isoformat()
+
+
+async def respond(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+app = Baseline()
