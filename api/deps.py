@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.params import KwargDefinition, ParameterKwarg
+from litestar.types import Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats import events
@@ -38,10 +39,17 @@ async def provide_runtime(state: State) -> Runtime:
     return runtime_of(state)
 
 
-async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """The request owns the transaction: commit on success, roll back on error."""
+SCOPE_SESSION = "ats_session"
+
+
+async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """The request owns the transaction: commit on success, roll back on error.
+
+    The session the authentication middleware opened is reused: one connection per request.
+    """
     runtime = runtime_of(state)
-    async with runtime.sessions() as session:
+    opened: AsyncSession | None = request.scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
+    async with opened or runtime.sessions() as session:
         try:
             yield session
         except Exception:
@@ -70,11 +78,22 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("A bearer token is required")
         runtime = runtime_of(connection.app.state)
-        async with runtime.sessions() as session:
-            principal = await sessions.authenticate(session, secret.strip())
+        # The request's own session: the handler's work continues on this connection.
+        session = runtime.sessions()
+        connection.scope[SCOPE_SESSION] = session  # type: ignore[literal-required]
+        principal = await sessions.authenticate(session, secret.strip())
         if principal is None:
             raise Unauthorized("The token is invalid, expired or revoked")
         return AuthenticationResult(user=principal, auth=None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Not taken by the handler (no database work, or an error before it): give it back.
+            leftover: AsyncSession | None = scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
+            if leftover is not None:
+                await leftover.close()
 
 
 def requires(

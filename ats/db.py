@@ -30,12 +30,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine on psycopg 3 that fails fast when PostgreSQL is unreachable."""
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+    """An async engine on psycopg 3 that fails fast when PostgreSQL is unreachable.
+
+    Overflow connections are closed when returned, so a pool sized for the expected concurrency
+    (not a small pool with a large overflow) avoids opening a connection per request under load.
+    """
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max(2, pool_size // 4),
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 3, "application_name": "ats"},

@@ -109,7 +109,9 @@ class EmbeddedPostgres:
                     "--auth=scram-sha-256",
                     f"--pwfile={pwfile}",
                     "--encoding=UTF8",
-                    "--locale=C",
+                    # Unicode-aware lower() (for search and name order) with C's stable sorting.
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
                 ],
                 check=True,
                 capture_output=True,

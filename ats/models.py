@@ -196,6 +196,7 @@ class Application(Base):
         Index("uq_applications_job_id_email", "job_id", func.lower(text("email")), unique=True),
         Index(None, "account_id", "created_at", "id"),
         Index(None, "account_id", "job_id", "created_at", "id"),
+        Index(None, "account_id", "job_id", "status", "created_at", "id"),
         Index(None, "account_id", "status", "created_at", "id"),
         Index(None, "account_id", "status_rank", "id"),
         Index("ix_applications_account_id_lower_name", "account_id", func.lower(text("name")), "id"),

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, any_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,6 +181,8 @@ async def build_views(
     if not rows:
         return []
     ids = [r.id for r in rows]
+    # One array parameter, not an IN list of N: the same statement whatever the page size.
+    id_array = bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)))
     stages = await stages_of(session, account_id)
     history: dict[uuid.UUID, list[HistoryEntry]] = defaultdict(list)
     for h in await session.execute(
@@ -192,7 +195,7 @@ async def build_views(
             StatusChange.note,
             StatusChange.reason,
         )
-        .where(StatusChange.application_id.in_(ids))
+        .where(StatusChange.application_id == any_(id_array))
         .order_by(StatusChange.application_id, StatusChange.changed_at, StatusChange.id)
     ):
         by = Ref(h.changed_by_id, h.changed_by_name) if h.changed_by_id else None
@@ -209,7 +212,7 @@ async def build_views(
             Note.created_at,
             Note.updated_at,
         )
-        .where(Note.application_id.in_(ids))
+        .where(Note.application_id == any_(id_array))
         .order_by(Note.application_id, Note.created_at, Note.id)
     ):
         author = Ref(n.author_id, n.author_name) if n.author_id else None
@@ -225,7 +228,7 @@ async def build_views(
             Document.size,
             Document.upload_status,
         )
-        .where(Document.application_id.in_(ids))
+        .where(Document.application_id == any_(id_array))
         .order_by(Document.application_id, Document.created_at, Document.id)
     ):
         url = f"{api_base}/applications/{d.application_id}/documents/{d.id}"
@@ -293,11 +296,14 @@ async def get_view(
 
 
 class Cursor(msgspec.Struct, array_like=True):
+    """Where the next page starts; ``total`` is the count taken when the walk began (not recounted)."""
+
     orderby: str
     order: str
     value: Any
     id: uuid.UUID
     page: int
+    total: int
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -350,12 +356,9 @@ def _sort_key(orderby: str) -> Any:
     return Application.created_at
 
 
-def _cursor_value(orderby: str, view_row: Any) -> Any:
-    if orderby == "name":
-        return view_row.name.lower()
-    if orderby == "status":
-        return view_row.status_rank
-    return view_row.created_at.isoformat()
+def _cursor_value(orderby: str, sort_key: Any) -> Any:
+    """The sort key as PostgreSQL computed it (its lower() is what the index holds)."""
+    return sort_key.isoformat() if orderby == "date" else sort_key
 
 
 def _cursor_literal(orderby: str, value: Any) -> Any:
@@ -380,27 +383,28 @@ async def list_applications(
     if filters.statuses:
         where.append(Application.status.in_(filters.statuses))
     if filters.search:
-        pattern = "%" + escape_like(filters.search.strip().lower()) + "%"
+        # Lower-cased by PostgreSQL, like the indexed expression, so both agree on every script.
+        pattern = func.lower("%" + escape_like(filters.search.strip()) + "%")
         where.append(func.lower(Application.name + " " + Application.email).like(pattern, escape="\\"))
     if filters.date_from is not None:
         where.append(Application.created_at >= filters.date_from)
     if filters.date_to is not None:
         where.append(Application.created_at < filters.date_to)
-    total = int(await session.scalar(select(func.count()).select_from(Application).where(*where)) or 0)
-
     key = _sort_key(filters.orderby)
     descending = filters.order == "desc"
     page = filters.page
-    query = _base_select().where(*where)
+    query = _base_select().add_columns(key.label("sort_key")).where(*where)
     if filters.cursor:
+        # Deep pages: no OFFSET and no recount, so page 10,000 costs what page 1 does.
         cursor = decode_cursor(filters.cursor)
         if (cursor.orderby, cursor.order) != (filters.orderby, filters.order):
             raise ValidationFailed(errors=[FieldError("cursor", "was issued for another orderby or order")])
         boundary = tuple_(key, Application.id)
         value = tuple_(_cursor_literal(cursor.orderby, cursor.value), cursor.id)
         query = query.where(boundary < value if descending else boundary > value)
-        page = cursor.page
+        page, total = cursor.page, cursor.total
     else:
+        total = int(await session.scalar(select(func.count()).select_from(Application).where(*where)) or 0)
         query = query.offset((page - 1) * filters.per_page)
     order = [key.desc(), Application.id.desc()] if descending else [key.asc(), Application.id.asc()]
     rows = list(await session.execute(query.order_by(*order).limit(filters.per_page + 1)))
@@ -410,7 +414,9 @@ async def list_applications(
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(
-            Cursor(filters.orderby, filters.order, _cursor_value(filters.orderby, last), last.id, page + 1)
+            Cursor(
+                filters.orderby, filters.order, _cursor_value(filters.orderby, last.sort_key), last.id, page + 1, total
+            )
         )
     views = await build_views(session, principal.account_id, rows, api_base=api_base)
     return ApplicationPage(views, total, page, filters.per_page, next_cursor)

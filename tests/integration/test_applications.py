@@ -504,3 +504,25 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
     )
     problem(await client.get("/api/v1/applicants?page[size]=0", headers=account.headers), 422)
     problem(await client.get("/api/v1/applicants?include=notes", headers=account.headers), 422)
+
+
+async def test_search_and_name_order_are_unicode_aware(account: Account, client: AsyncTestClient[Litestar]) -> None:
+    job = await make_job(account)
+    for name in ("Ömer Öztürk", "Zoë Åberg", "anna Ärm"):
+        await make_application(account, job["id"], name=name)
+    found = (await client.get("/api/v1/applications?search=ÖZTÜRK", headers=account.headers)).json()["data"]
+    assert [a["candidate"]["name"] for a in found] == ["Ömer Öztürk"]
+    found = (await client.get("/api/v1/applications?search=åberg", headers=account.headers)).json()["data"]
+    assert [a["candidate"]["name"] for a in found] == ["Zoë Åberg"]
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = (
+            await client.get(f"/api/v1/applications?orderby=name&order=asc&per_page=1{cursor}", headers=account.headers)
+        ).json()
+        seen += [a["candidate"]["name"] for a in page["data"]]
+        assert page["meta"]["total"] == 3
+        if not page["meta"]["next_cursor"]:
+            break
+        cursor = f"&cursor={page['meta']['next_cursor']}"
+    assert sorted(seen) == sorted(["Ömer Öztürk", "Zoë Åberg", "anna Ärm"]) and len(seen) == 3
