@@ -1,0 +1,91 @@
+"""Pure rules of the public apply and documents: validation, answers, headers, client address."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+from api.deps import client_ip
+from api.documents import content_disposition
+from ats.errors import ErrorCollector
+from ats.models import JobPosting
+from ats.services.public_apply import check_answers, parse_document, validate
+
+
+def _attrs(**changes: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "name": "Jo",
+        "email": "jo@example.com",
+        "job_posting_id": str(uuid.uuid4()),
+        "documents": [{"extension": "PDF", "name": "CV"}],
+        "consent": {"privacy_policy": True, "privacy_policy_version": "v1"},
+    }
+    attrs.update(changes)
+    return attrs
+
+
+def test_a_valid_request() -> None:
+    errors = ErrorCollector()
+    request = validate(_attrs(), errors)
+    assert errors.errors == [] and request is not None
+    assert request.documents[0].extension == "pdf" and request.documents[0].type == "other"
+    assert request.talent_pool is False
+
+
+def test_every_problem_is_collected() -> None:
+    errors = ErrorCollector()
+    attrs = _attrs(name=5, email=None, documents="cv.pdf", consent={"privacy_policy": "yes"}, extra=1)
+    assert validate(attrs, errors) is None
+    assert {e.pointer for e in errors.errors} == {
+        "/data/attributes/name",
+        "/data/attributes/email",
+        "/data/attributes/documents",
+        "/data/attributes/consent/privacy_policy",
+        "/data/attributes/consent/privacy_policy_version",
+        "/data/attributes/extra",
+    }
+
+
+def test_envelope() -> None:
+    errors = ErrorCollector()
+    assert parse_document([1, 2], errors) is None
+    assert parse_document({"data": {"type": "applicant", "attributes": {}}}, ErrorCollector()) == {}
+    errors = ErrorCollector()
+    parse_document({"data": {"type": "applicant", "id": "x", "attributes": {}}}, errors)
+    assert [e.pointer for e in errors.errors] == ["/data/id"]
+
+
+def test_answers_follow_the_question_types() -> None:
+    job = JobPosting(
+        application_questions=[
+            {"key": "n", "label": "N", "type": "number", "required": True},
+            {"key": "b", "label": "B", "type": "boolean", "required": True},
+            {"key": "d", "label": "D", "type": "date"},
+            {"key": "c", "label": "C", "type": "choice", "choices": ["x", "y"]},
+            {"key": "t", "label": "T", "type": "text"},
+        ]
+    )
+    errors = ErrorCollector()
+    check_answers(job, {"n": 3.5, "b": False, "d": "2025-01-31", "c": "y", "t": "ok"}, errors)
+    assert errors.errors == []
+    errors = ErrorCollector()
+    check_answers(job, {"n": True, "d": "31.01.2025", "c": "z", "t": 5}, errors)
+    assert {e.pointer.rsplit("/", 1)[1] for e in errors.errors} == {"n", "b", "d", "c", "t"}
+
+
+def test_content_disposition_has_an_ascii_fallback_and_the_exact_name() -> None:
+    header = content_disposition('Lebenslauf "Müller".pdf')
+    assert header.startswith('attachment; filename="Lebenslauf _M_ller_.pdf"')
+    assert header.endswith("filename*=UTF-8''Lebenslauf%20%22M%C3%BCller%22.pdf")
+
+
+def test_client_ip_believes_only_trusted_proxies() -> None:
+    def request(peer: str, forwarded: str = "") -> Any:
+        return SimpleNamespace(client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded})
+
+    proxies = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert client_ip(request("203.0.113.9", "1.2.3.4"), ()) == "203.0.113.9"
+    assert client_ip(request("203.0.113.9", "1.2.3.4"), proxies) == "203.0.113.9"
+    assert client_ip(request("10.0.0.2", "1.2.3.4, 10.0.0.7"), proxies) == "1.2.3.4"
