@@ -21,7 +21,7 @@ from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
 
 from .deps import provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
-from .schemas import Input, Many, One
+from .schemas import Input, Many, One, whole
 
 Text300 = Annotated[str, msgspec.Meta(max_length=300)]
 Text150 = Annotated[str, msgspec.Meta(max_length=150)]
@@ -142,12 +142,13 @@ class ApplicationController(Controller):
         )
         return Many(result.views, page_meta(result.total, result.page, result.per_page, result.next_cursor))
 
-    @post("/", guards=[requires(Permission.WORK)])
+    @post("/", guards=[requires(Permission.ADD_CANDIDATES)])
     async def create_application(
         self, data: ApplicationCreate, db_session: AsyncSession, principal: Principal, runtime: Runtime
     ) -> Response[One[ApplicationView]]:
         """A recruiter adds a candidate; the history starts with ``new`` by this user."""
-        job = await jobs.get_job(db_session, principal, data.job_id, permission=Permission.WORK)
+        # Locked: a concurrent DELETE of the posting waits, then sees this application (409).
+        job = await jobs.get_job(db_session, principal, data.job_id, permission=Permission.ADD_CANDIDATES, lock=True)
         candidate = msgspec.to_builtins(data.candidate)
         candidate.update(candidate.pop("address", None) or {})
         row = await applications.create_application(
@@ -219,7 +220,7 @@ class ApplicationController(Controller):
     async def list_notes(
         self, application_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> Many[NoteView]:
-        return Many([note_view(n) for n in await notes.list_notes(db_session, principal, application_id)])
+        return whole([note_view(n) for n in await notes.list_notes(db_session, principal, application_id)])
 
     @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[requires(Permission.READ)])
     async def update_note(
@@ -259,4 +260,4 @@ class ApplicationController(Controller):
     async def list_ratings(
         self, application_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> Many[RatingView]:
-        return Many(await ratings.list_ratings(db_session, principal, application_id))
+        return whole(await ratings.list_ratings(db_session, principal, application_id))

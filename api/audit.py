@@ -17,7 +17,7 @@ from ats.roles import Permission
 
 from .deps import provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
-from .schemas import Many
+from .schemas import Many, One
 
 
 class Actor(msgspec.Struct):
@@ -102,6 +102,6 @@ class AuditController(Controller):
         )
 
     @get("/verify")
-    async def verify(self, db_session: AsyncSession, principal: Principal) -> VerifyOut:
+    async def verify(self, db_session: AsyncSession, principal: Principal) -> One[VerifyOut]:
         result = await audit.verify_account(db_session, principal.account_id)
-        return VerifyOut(result.ok, result.checked, result.head, result.broken_at, result.reason)
+        return One(VerifyOut(result.ok, result.checked, result.head, result.broken_at, result.reason))

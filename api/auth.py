@@ -15,7 +15,7 @@ from ats.runtime import Runtime
 from ats.services import accounts, sessions, users
 
 from .deps import COMMIT_ON_ERROR, client_ip, provide_principal
-from .schemas import Input
+from .schemas import Input, One
 
 
 class TokenRequest(Input):
@@ -97,18 +97,20 @@ class MeController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/")
-    async def me(self, db_session: AsyncSession, principal: Principal) -> Me:
+    async def me(self, db_session: AsyncSession, principal: Principal) -> One[Me]:
         account = await accounts.get_account(db_session, principal.account_id)
         if account is None:
             raise NotFound("No such account")
         email = None
         if principal.type == "user" and principal.id is not None:
             email = (await users.get_user(db_session, principal, principal.id)).email
-        return Me(
-            id=str(principal.id) if principal.id else None,
-            email=email,
-            name=principal.name,
-            role=principal.role,
-            type=principal.type,
-            account=AccountRef(str(account.id), account.name),
+        return One(
+            Me(
+                id=str(principal.id) if principal.id else None,
+                email=email,
+                name=principal.name,
+                role=principal.role,
+                type=principal.type,
+                account=AccountRef(str(account.id), account.name),
+            )
         )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats import events
 from ats.auth import Principal
-from ats.errors import BadRequest, Forbidden, MalformedRequest, Unauthorized, ValidationFailed
+from ats.errors import BadRequest, FieldError, Forbidden, MalformedRequest, Unauthorized, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import sessions
@@ -135,6 +135,9 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     """An unknown query parameter is a 400 naming it, not silently ignored."""
     if not request.query_params:
         return
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise BadRequest("A query parameter contains a NUL character")
     allowed = _allowed_query(request.route_handler)
     unknown = sorted(k for k in request.query_params if k not in allowed)
     if unknown:
@@ -157,8 +160,16 @@ def _body_type(handler: BaseRouteHandler) -> Any:
 async def validate_body(request: Request[Any, Any, Any]) -> None:
     """Decode JSON bodies strictly: ``"5"`` is not a number, and the error points at the field.
 
-    Litestar converts leniently; this check runs first with msgspec in strict mode.
+    Litestar converts leniently; this check runs first with msgspec in strict mode. No JSON body
+    may carry a NUL character: PostgreSQL cannot store one in text.
     """
+    if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
+        raw = await request.body()
+        if b"\\u0000" in raw or b"\x00" in raw:
+            raise ValidationFailed(
+                "The request body contains a NUL character",
+                errors=[FieldError("/", "text must not contain NUL (\\u0000) characters", "invalid_character")],
+            )
     body_type = _body_type(request.route_handler)
     if body_type is None:
         return
@@ -168,8 +179,8 @@ async def validate_body(request: Request[Any, Any, Any]) -> None:
     except msgspec.ValidationError as exc:
         error = field_error_from_msgspec(str(exc))
         raise ValidationFailed("The request body is invalid", errors=[error]) from None
-    except msgspec.DecodeError:
-        raise MalformedRequest("The request body is not valid JSON") from None
+    except (msgspec.DecodeError, RecursionError):
+        raise MalformedRequest("The request body is not valid JSON, or is nested too deeply") from None
 
 
 async def check_request(request: Request[Any, Any, Any]) -> None:

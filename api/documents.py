@@ -20,7 +20,7 @@ from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import applications, documents
-from ats.views import ApplicationView
+from ats.views import DocumentView
 
 from .deps import provide_principal, requires
 from .schemas import One
@@ -45,8 +45,10 @@ class DocumentController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         runtime: Runtime,
-    ) -> One[ApplicationView]:
-        """Multipart ``file`` and ``type``; checked by signature, streamed to S3 from a spooled temp file."""
+    ) -> One[DocumentView]:
+        """Multipart ``file`` and ``type``; checked by signature, streamed to S3 from a spooled temp file.
+
+        Answers the created document (its ``url`` downloads it)."""
         upload = data.get("file")
         doc_type = data.get("type", "other")
         unknown = sorted(set(data) - {"file", "type"})
@@ -62,7 +64,7 @@ class DocumentController(Controller):
         fileobj.seek(0, os.SEEK_END)
         size = fileobj.tell()
         fileobj.seek(0)
-        await documents.upload_from_recruiter(
+        document_id = await documents.upload_from_recruiter(
             runtime,
             principal,
             application_id,
@@ -71,7 +73,8 @@ class DocumentController(Controller):
             fileobj=fileobj,
             size=size,
         )
-        return One(await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base))
+        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        return One(next(d for d in view.documents if d.id == document_id))
 
     @get("/{document_id:uuid}", guards=[requires(Permission.READ)])
     async def download(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -15,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ats.errors import DomainError, FieldError, ServiceUnavailable
-from storage import StorageUnavailable
+from storage import ObjectMissing, StorageUnavailable
 
 log = logging.getLogger("ats.errors")
 
@@ -40,6 +42,7 @@ _HTTP_CODES = {
 }
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_ENUM_VALUE = re.compile(r"Invalid enum value '.*'", re.S)
 _FIELD = re.compile(r"(?:unknown|required) field `(?P<name>[^`]+)`")
 
 
@@ -54,12 +57,19 @@ def field_error_from_msgspec(message: str) -> FieldError:
     match = _AT.match(message.strip())
     assert match is not None
     text, path = match.group("msg"), match.group("path") or ""
+    text = _ENUM_VALUE.sub("Invalid enum value", text)  # never echo what was sent: it may be personal
     pointer = pointer_from_path(path)
     named = _FIELD.search(text)
     if named:
         pointer = f"{pointer}/{named.group('name')}"
     code = "unknown_field" if "unknown field" in text else "required" if "missing required" in text else "invalid"
     return FieldError(pointer or "/", text, code)
+
+
+def _where(exc: BaseException) -> str:
+    """The frames an error passed through, without its message: messages can quote applicant data."""
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
@@ -111,7 +121,7 @@ def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dic
         return 400, "malformed_request", "Malformed request", "The request body is not valid JSON", [], {}, {}
     if isinstance(exc, HTTPException):
         if exc.status_code >= 500:
-            log.error("server error: %s", type(exc).__name__, exc_info=exc)
+            log.error("server error: %s at %s", type(exc).__name__, _where(exc))
         code, title = _HTTP_CODES.get(exc.status_code, ("error", "Error"))
         detail = exc.detail if exc.status_code < 500 else title
         headers = dict(exc.headers or {})
@@ -124,11 +134,15 @@ def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dic
         log.warning("database unavailable: %s", type(exc).__name__)
         unavailable = ServiceUnavailable("The database is unavailable; try again shortly")
         return 503, unavailable.code, unavailable.title, unavailable.detail, [], unavailable.headers, {}
+    if isinstance(exc, RecursionError):
+        return 400, "malformed_request", "Malformed request", "The request body is nested too deeply", [], {}, {}
+    if isinstance(exc, ObjectMissing):
+        return 404, "not_found", "Not found", "The document's content is missing from storage", [], {}, {}
     if isinstance(exc, StorageUnavailable | BotoCoreError):
         log.warning("storage unavailable: %s", type(exc).__name__)
         unavailable = ServiceUnavailable("Document storage is unavailable; try again shortly")
         return 503, unavailable.code, unavailable.title, unavailable.detail, [], unavailable.headers, {}
-    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    log.error("unhandled error: %s at %s", type(exc).__name__, _where(exc))
     return 500, "internal_error", "Internal server error", "An unexpected error occurred", [], {}, {}
 
 

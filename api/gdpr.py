@@ -25,7 +25,10 @@ from storage import Documents, safe_filename
 
 from .deps import provide_principal, requires
 from .documents import content_disposition
+from .schemas import One
 
+# Larger reads than the default 1 MiB: fewer thread hops and S3 round trips per GiB exported.
+ZIP_CHUNK = 4 * 1024 * 1024
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
@@ -109,18 +112,18 @@ class GdprController(Controller):
         runtime: Runtime,
         reason: Reason = "erasure_request",
         notify: bool = False,
-    ) -> ErasureReceipt:
+    ) -> One[ErasureReceipt]:
         """Erase the application, its rows and every stored object; 409 under legal hold; then 404."""
         receipt = await erasure.erase(runtime, principal, application_id, reason=reason, notify=notify)
-        return _receipt(receipt)
+        return One(_receipt(receipt))
 
     @post("/retention/run", status_code=200)
-    async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> RetentionOut:
+    async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> One[RetentionOut]:
         """Apply the retention rules to this account (``dry_run=true``: only report)."""
         principal.scope(Permission.COMPLIANCE)
         report = await retention.run(runtime, account_id=principal.account_id, dry_run=dry_run, actor=principal)
-        return RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending)
+        return One(RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending))
 
 
 def _chunks_of(store: Documents, key: str) -> Callable[[], Iterator[bytes]]:
-    return lambda: store.iter_chunks(key)
+    return lambda: store.iter_chunks(key, chunk_size=ZIP_CHUNK)

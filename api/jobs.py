@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -19,12 +19,13 @@ from ats.services import jobs, stages
 
 from .deps import provide_principal, requires
 from .paging import check_page, page_meta
-from .schemas import Input, Many, One
+from .schemas import Input, Many, One, whole
 
 EmploymentType = Literal["full_time", "part_time", "contract", "internship", "temporary"]
 JobStatus = Literal["draft", "published", "closed"]
 QuestionType = Literal["text", "boolean", "date", "number", "choice"]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=r"\S")]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Short = Annotated[str, msgspec.Meta(max_length=300)]
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -44,7 +45,7 @@ class JobCreate(Input):
     department: Short | None = None
     employment_type: EmploymentType = "full_time"
     status: JobStatus = "draft"
-    closes_at: datetime | None = None
+    closes_at: AwareDatetime | None = None
     hiring_team: list[uuid.UUID] = []
     application_questions: list[Question] = []
 
@@ -56,7 +57,7 @@ class JobUpdate(Input):
     department: Short | msgspec.UnsetType | None = msgspec.UNSET
     employment_type: EmploymentType | msgspec.UnsetType = msgspec.UNSET
     status: JobStatus | msgspec.UnsetType = msgspec.UNSET
-    closes_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    closes_at: AwareDatetime | msgspec.UnsetType | None = msgspec.UNSET
     hiring_team: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
     application_questions: list[Question] | msgspec.UnsetType = msgspec.UNSET
 
@@ -112,6 +113,8 @@ def job_values(data: JobCreate | JobUpdate) -> dict[str, Any]:
     values = {name: getattr(data, name) for name in data.__struct_fields__ if getattr(data, name) is not msgspec.UNSET}
     if "application_questions" in values:
         values["application_questions"] = msgspec.to_builtins(values["application_questions"])
+    if values.get("closes_at") is not None:
+        values["closes_at"] = values["closes_at"].astimezone(UTC)  # stored and answered in UTC
     return values
 
 
@@ -174,7 +177,7 @@ class StageController(Controller):
     async def list_stages(self, db_session: AsyncSession, principal: Principal) -> Many[StageOut]:
         """Each account's seven stages with where each may go next (reopening depends on the application)."""
         rows = await stages.list_stages(db_session, principal.account_id)
-        return Many(
+        return whole(
             [
                 StageOut(r.id, r.name, r.status, r.position, [s.value for s in generic_next(Status(r.status))])
                 for r in rows

@@ -12,10 +12,16 @@ from .schemas import PageMeta
 MAX_PER_PAGE = 100
 
 
+MAX_OFFSET = 2**31 - 1
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def check_page(page: int, per_page: int) -> None:
     errors = []
     if page < 1:
         errors.append(FieldError("page", "must be 1 or more"))
+    elif (page - 1) * max(per_page, 1) > MAX_OFFSET:
+        errors.append(FieldError("page", "is too far; use cursor for deep pages"))
     if not 1 <= per_page <= MAX_PER_PAGE:
         errors.append(FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
     if errors:
@@ -36,5 +42,12 @@ def day_end(value: date | None) -> datetime | None:
 
 
 def check_date_range(date_from: date | None, date_to: date | None) -> None:
-    if date_from and date_to and date_from > date_to:
-        raise ValidationFailed(errors=[FieldError("date_from", "must not be after date_to")])
+    errors = [
+        FieldError(name, f"must be between {MIN_DATE} and {MAX_DATE}")
+        for name, value in (("date_from", date_from), ("date_to", date_to))
+        if value is not None and not MIN_DATE <= value <= MAX_DATE
+    ]
+    if not errors and date_from and date_to and date_from > date_to:
+        errors.append(FieldError("date_from", "must not be after date_to"))
+    if errors:
+        raise ValidationFailed(errors=errors)

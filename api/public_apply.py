@@ -20,6 +20,7 @@ from .jsonapi import JSONAPI, applicant_document_resource, document
 from .schemas import Input
 
 SCOPE = "public.apply"
+STORAGE_CHECK_MAX_AGE = 2.0  # seconds an "S3 is up" answer is trusted before asking again
 
 
 def upload_meta(upload: documents.NewUpload) -> dict[str, Any]:
@@ -107,7 +108,8 @@ class PublicApplyController(Controller):
         attributes = envelope.get("attributes") if isinstance(envelope, dict) else None
         if isinstance(attributes, dict) and attributes.get("documents"):
             # Uploads go straight to S3: refuse now (503, nothing written) if it cannot take them.
-            await anyio.to_thread.run_sync(runtime.documents.ping)
+            # A recent answer is enough: one HeadBucket per apply would halve the throughput.
+            await anyio.to_thread.run_sync(lambda: runtime.documents.ping(max_age=STORAGE_CHECK_MAX_AGE))
         result = await public_apply.apply(db_session, runtime, data, client_ip=ip)
         body = msgspec.json.encode(apply_document(result, include != ""))
         if key is not None:

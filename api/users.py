@@ -19,7 +19,7 @@ from ats.runtime import Runtime
 from ats.services import api_keys, users
 
 from .deps import provide_principal, requires
-from .schemas import Input, Many, One
+from .schemas import Input, Many, One, whole
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ class UserController(Controller):
 
     @get("/")
     async def list_users(self, db_session: AsyncSession, principal: Principal) -> Many[User]:
-        return Many([User.of(u) for u in await users.list_users(db_session, principal)])
+        return whole([User.of(u) for u in await users.list_users(db_session, principal)])
 
     @post("/")
     async def create_user(self, data: UserCreate, db_session: AsyncSession, principal: Principal) -> One[User]:
@@ -134,7 +134,7 @@ class ApiKeyController(Controller):
 
     @get("/")
     async def list_keys(self, db_session: AsyncSession, principal: Principal) -> Many[ApiKey]:
-        return Many([ApiKey.of(k) for k in await api_keys.list_api_keys(db_session, principal)])
+        return whole([ApiKey.of(k) for k in await api_keys.list_api_keys(db_session, principal)])
 
     @post("/")
     async def create_key(

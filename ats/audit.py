@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
@@ -184,7 +184,8 @@ async def list_events(
     """One page of an account's events, newest first, and the total that match."""
     where = [AuditEvent.account_id == account_id]
     if object_id is not None:
-        where.append(AuditEvent.object_id == object_id)
+        # Notes, ratings and documents name their application in ``data``.
+        where.append(or_(AuditEvent.object_id == object_id, AuditEvent.data["application_id"].astext == str(object_id)))
     if actor_id is not None:
         where.append(AuditEvent.actor_id == actor_id)
     if action is not None:

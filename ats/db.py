@@ -41,6 +41,7 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=max(2, pool_size // 4),
         pool_pre_ping=True,
+        hide_parameters=True,  # bound values are applicant data: never in an error message
         pool_timeout=10,
         connect_args={"connect_timeout": 3, "application_name": "ats"},
     )

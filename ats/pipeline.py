@@ -45,7 +45,7 @@ def parse_status(value: str, pointer: str = "/status") -> Status:
         return Status(value)
     except ValueError:
         raise ValidationFailed(
-            f"Unknown status {value!r}; valid values: {', '.join(STATUSES)}",
+            f"Unknown status; valid values: {', '.join(STATUSES)}",
             errors=[FieldError(pointer, f"must be one of {', '.join(STATUSES)}", "invalid_status")],
             extra={"allowed": list(STATUSES)},
         ) from None

@@ -42,6 +42,13 @@ class RateLimiter:
                 return max(1, math.ceil(self.window - (now - start)))
             return 0
 
+    def undo(self, key: str) -> None:
+        """Take back one hit (an attempt counted up front that turned out fine)."""
+        with self._lock:
+            start, count = self._hits.get(key, (0.0, 0))
+            if count > 0:
+                self._hits[key] = (start, count - 1)
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._hits.pop(key, None)

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     WRITE_JOBS = "write_jobs"
     READ = "read"  # job postings, applications, documents
     WORK = "work"  # move status, add notes, rate
+    ADD_CANDIDATES = "add_candidates"  # a recruiter adds a candidate (POST /applications)
     COMPLIANCE = "compliance"  # export, erase, legal hold, retention, audit log
     STATS = "stats"
 
@@ -38,6 +39,7 @@ _TABLE: dict[Permission, dict[Role, Scope]] = {
         Role.HIRING_MANAGER: Scope.HIRING_TEAM,
         Role.COMPLIANCE: Scope.ALL,
     },
+    Permission.ADD_CANDIDATES: {Role.ADMIN: Scope.ALL, Role.RECRUITER: Scope.ALL},
     Permission.WORK: {
         Role.ADMIN: Scope.ALL,
         Role.RECRUITER: Scope.ALL,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
@@ -83,6 +84,7 @@ def _storage_errors(key: str | None = None) -> Iterator[None]:
 class Documents:
     client: S3Client
     bucket: str
+    _last_ok: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def ensure_bucket(self) -> None:
         try:
@@ -94,11 +96,15 @@ class Documents:
         except BotoCoreError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
-    def ping(self) -> None:
+    def ping(self, *, max_age: float = 0.0) -> None:
+        """Raise :class:`StorageUnavailable` unless the bucket answers (or answered within ``max_age`` s)."""
+        if max_age and time.monotonic() - self._last_ok < max_age:
+            return
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+        self._last_ok = time.monotonic()
 
     def head(self, key: str) -> int:
         """The stored object's size in bytes."""

@@ -80,7 +80,7 @@ async def create_application(
     """Insert an application in ``new`` with its first history entry; one per email per posting."""
     email = str(candidate["email"]).strip()
     duplicate = await session.scalar(
-        select(Application.id).where(Application.job_id == job.id, func.lower(Application.email) == email.lower())
+        select(Application.id).where(Application.job_id == job.id, func.lower(Application.email) == func.lower(email))
     )
     if duplicate is not None:
         raise _duplicate_error(email_pointer, principal)
@@ -115,7 +115,9 @@ async def create_application(
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if _constraint(exc) != "uq_applications_job_id_email":
+            raise
         raise _duplicate_error(email_pointer, principal) from None
     session.add(
         StatusChange(
@@ -141,6 +143,11 @@ async def create_application(
     )
     events.queue(session, "application.created", application_id=application.id, account_id=job.account_id)
     return application
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def _duplicate_error(pointer: str, principal: Principal) -> Exception:
@@ -362,13 +369,24 @@ def _cursor_value(orderby: str, sort_key: Any) -> Any:
 
 
 def _cursor_literal(orderby: str, value: Any) -> Any:
+    """The cursor's sort value, checked against what its ``orderby`` produces (a forged one is a 422)."""
+    bad = ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")])
     if orderby == "date":
+        if not isinstance(value, str):
+            raise bad
         try:
-            return datetime.fromisoformat(str(value))
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")]) from None
-    if orderby == "status" and not isinstance(value, int):
-        raise ValidationFailed(errors=[FieldError("cursor", "is not a cursor this API issued")])
+            raise bad from None
+        if parsed.tzinfo is None:
+            raise bad
+        return parsed
+    if orderby == "status":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 100:
+            raise bad
+        return value
+    if not isinstance(value, str) or "\x00" in value:
+        raise bad
     return value
 
 
@@ -425,6 +443,33 @@ async def list_applications(
 # ---- changes ----
 
 
+async def _add_internal_note(
+    session: AsyncSession, application: Application, principal: Principal, content: str, now: datetime
+) -> None:
+    """A move's ``note``: an internal note like any other, audited as one."""
+    note = Note(
+        id=new_id(),
+        account_id=application.account_id,
+        application_id=application.id,
+        author_id=principal.id,
+        author_name=actor_name(principal),
+        content=content,
+        internal=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(note)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "note.created",
+        object_type="note",
+        object_id=note.id,
+        data={"application_id": str(application.id), "internal": True},
+    )
+
+
 def check_version(application: Application, expected: int | None) -> None:
     if expected is not None and expected != application.version:
         raise VersionConflict(
@@ -445,15 +490,17 @@ async def move(
     status_pointer: str = "/status",
 ) -> Application:
     """Move under the status machine, checked against the status at this moment (row lock)."""
-    wanted = parse_status(target, status_pointer)
     application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
+    wanted = parse_status(target, status_pointer)
     check_version(application, expected_version)
     current = Status(application.status)
     previous = Status(application.previous_status) if application.previous_status else None
     outcome = check_move(current, wanted, previous)
-    if not outcome.changed:
-        return application
     now = utcnow()
+    if not outcome.changed:
+        if note:  # no move, no history entry; the note is still kept as an internal note
+            await _add_internal_note(session, application, principal, note, now)
+        return application
     application.status = wanted.value
     application.previous_status = outcome.previous_after.value if outcome.previous_after else None
     application.status_changed_at = now
@@ -473,21 +520,9 @@ async def move(
             reason=reason,
         )
     )
-    if note:
-        session.add(
-            Note(
-                id=new_id(),
-                account_id=application.account_id,
-                application_id=application.id,
-                author_id=principal.id,
-                author_name=actor_name(principal),
-                content=note,
-                internal=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
     await session.flush()
+    if note:
+        await _add_internal_note(session, application, principal, note, now)
     await audit.record(
         session,
         principal,

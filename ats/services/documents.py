@@ -132,10 +132,10 @@ async def complete_upload(
         ok, mime_type, reason = await anyio.to_thread.run_sync(_verdict, store, document, size)
         if ok:
             reason = None
-    document.upload_token_hash = None
     principal = Principal.public(document.account_id)
     if reason is not None:
         await anyio.to_thread.run_sync(store.delete, document.storage_key)
+        document.upload_token_hash = None
         document.upload_status = "rejected"
         document.size = None
         await session.flush()
@@ -143,6 +143,7 @@ async def complete_upload(
             f"The upload was rejected: {reason}",
             errors=[FieldError("/data/id", reason, "upload_rejected")],
         )
+    document.upload_token_hash = None
     document.upload_status = "uploaded"
     document.size = size
     document.mime_type = mime_type
@@ -194,6 +195,7 @@ async def upload_from_recruiter(
     ``uploading`` row that the sweep removes with its object.
     """
     name, extension = split_extension(filename)
+    name = name[:200]
     errors: list[FieldError] = []
     if doc_type not in DOCUMENT_TYPES:
         errors.append(FieldError("/type", f"must be one of {', '.join(DOCUMENT_TYPES)}"))
@@ -238,7 +240,9 @@ async def upload_from_recruiter(
         raise
     async with runtime.transaction() as session:
         row = await session.get(Document, document.id, with_for_update=True)
-        assert row is not None
+        if row is None:  # the application was erased meanwhile: leave nothing behind
+            await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
+            raise NotFound("No such application")
         row.upload_status = "uploaded"
         row.size = stored
         row.uploaded_at = utcnow()
@@ -314,7 +318,6 @@ async def delete_document(
     document = await get_document(session, principal, application_id, document_id, permission=Permission.WORK)
     await session.delete(document)
     await session.flush()
-    await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
     await audit.record(
         session,
         principal,
@@ -323,6 +326,8 @@ async def delete_document(
         object_id=document.id,
         data={"application_id": str(application_id)},
     )
+    # Last: only the commit can fail after this, and it leaves a row whose content is gone (404).
+    await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
 
 
 @dataclass(frozen=True, slots=True)

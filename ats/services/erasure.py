@@ -150,12 +150,20 @@ async def process_pending(
                 continue
             if total is not None:
                 total += deleted
-            await session.delete(row)
+            # A presigned upload issued before the erasure stays valid until it expires and could
+            # still write an object: one more pass after that, then the promise is kept.
+            final_pass = row.created_at + timedelta(seconds=runtime.settings.upload_url_ttl + 60)
+            if utcnow() < final_pass:
+                row.last_error = None
+                row.next_attempt_at = final_pass
+            else:
+                await session.delete(row)
     return total
 
 
 async def pending_count(session: AsyncSession, account_id: uuid.UUID | None = None) -> int:
-    query = select(func.count()).select_from(PendingDeletion)
+    """Erasures whose objects S3 has refused so far (waiting for a retry)."""
+    query = select(func.count()).select_from(PendingDeletion).where(PendingDeletion.last_error.is_not(None))
     if account_id is not None:
         query = query.where(PendingDeletion.account_id == account_id)
     return int(await session.scalar(query) or 0)

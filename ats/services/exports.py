@@ -67,7 +67,14 @@ async def gather(
         job={"id": job.id, "title": job.title, "department": job.department, "location": job.location},
         history=[
             ExportHistoryEntry(
-                h.status, h.changed_at, h.changed_by_name, h.note, h.reason, h.id, h.from_status, h.changed_by_id
+                h.status,
+                h.changed_at,
+                h.changed_by_name,
+                h.note if include_internal else None,  # a move's note is an internal note
+                h.reason,
+                h.id,
+                h.from_status,
+                h.changed_by_id,
             )
             for h in history
         ],

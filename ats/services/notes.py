@@ -19,7 +19,8 @@ from .applications import actor_name, get_application_row
 async def add_note(
     session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, content: str, internal: bool
 ) -> Note:
-    application = await get_application_row(session, principal, application_id, permission=Permission.WORK)
+    # Locked: an erasure at the same time waits for this, or this finds the application gone (404).
+    application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     now = utcnow()
     note = Note(
         id=new_id(),

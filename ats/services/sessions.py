@@ -21,7 +21,7 @@ from ..auth import (
     verify_password,
 )
 from ..db import new_id, utcnow
-from ..errors import RateLimited, Unauthorized
+from ..errors import BadRequest, RateLimited, Unauthorized
 from ..models import ApiKey, AuthToken, User
 from ..ratelimit import RateLimiter
 
@@ -81,7 +81,9 @@ async def login(
 ) -> TokenPair:
     """Check the password; every failure looks the same; failures past the limit are refused."""
     email_key = "login:" + hash_secret(email.strip().lower())
-    wait = max(limiter.retry_after(email_key), ip_limiter.retry_after(client_key))
+    # Counted before the slow password check, so parallel attempts cannot outrun the limit;
+    # a success takes its hits back.
+    wait = max(limiter.hit(email_key), ip_limiter.hit(client_key))
     if wait:
         raise RateLimited(wait, "Too many failed logins; try again later")
     # Emails are unique per account, not globally: a login names the active user with this
@@ -89,7 +91,7 @@ async def login(
     candidates = list(
         (
             await session.scalars(
-                select(User).where(func.lower(User.email) == email.strip().lower(), User.active.is_(True))
+                select(User).where(func.lower(User.email) == func.lower(email.strip()), User.active.is_(True))
             )
         ).all()
     )
@@ -101,8 +103,6 @@ async def login(
     if not candidates:
         await anyio.to_thread.run_sync(verify_password, None, password)
     if user is None:
-        limiter.hit(email_key)
-        ip_limiter.hit(client_key)
         for candidate in candidates:
             await audit.record(
                 session,
@@ -112,7 +112,8 @@ async def login(
                 object_id=candidate.id,
             )
         raise Unauthorized(INVALID_LOGIN)
-    limiter.reset(email_key)
+    limiter.undo(email_key)
+    ip_limiter.undo(client_key)
     pair = await _issue_pair(session, user, new_id(), access_ttl, refresh_ttl)
     await audit.record(
         session,
@@ -157,6 +158,8 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
     """End the caller's session: its access token and the refresh token issued with it."""
+    if principal.type == "api_key":
+        raise BadRequest("API keys have no session to end; revoke the key with DELETE /api/v1/api-keys/{id}")
     if principal.type == "user" and principal.token_id is not None:
         family = await session.scalar(select(AuthToken.family_id).where(AuthToken.id == principal.token_id))
         if family is not None:

@@ -36,7 +36,7 @@ def check_role(role: str, pointer: str = "/role") -> None:
 async def _email_taken(
     session: AsyncSession, account_id: uuid.UUID, email: str, exclude: uuid.UUID | None = None
 ) -> bool:
-    query = select(User.id).where(User.account_id == account_id, func.lower(User.email) == email.lower())
+    query = select(User.id).where(User.account_id == account_id, func.lower(User.email) == func.lower(email))
     if exclude is not None:
         query = query.where(User.id != exclude)
     return (await session.scalar(query)) is not None

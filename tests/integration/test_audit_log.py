@@ -133,7 +133,7 @@ async def test_audit_events_endpoint_filters_and_verifies(account: Account, clie
     assert body["data"][0]["actor"] == {"type": "user", "id": str(account.admin_id)}
     by_actor = (await client.get(f"/api/v1/audit-events?actor_id={user_id}", headers=account.headers)).json()
     assert [e["action"] for e in by_actor["data"]] == ["auth.login"]
-    verify = (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()
+    verify = (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()["data"]
     assert verify["ok"] is True and verify["checked"] == 3 and len(verify["head"]) == 64
     problem(await client.get("/api/v1/audit-events", headers=recruiter), 403, "forbidden")
     problem(await client.get("/api/v1/audit-events?action=nope", headers=account.headers), 422)

@@ -14,10 +14,11 @@ from tests.conftest import PASSWORD, Account, login, problem
 async def test_login_me_and_logout(account: Account, client: AsyncTestClient[Litestar]) -> None:
     me = await client.get("/api/v1/me", headers=account.headers)
     assert me.status_code == 200
-    assert me.json()["id"] == str(account.admin_id)
-    assert me.json()["role"] == "admin"
-    assert me.json()["account"]["id"] == str(account.id)
-    assert me.json()["email"] == account.admin_email
+    body = me.json()["data"]
+    assert body["id"] == str(account.admin_id)
+    assert body["role"] == "admin"
+    assert body["account"]["id"] == str(account.id)
+    assert body["email"] == account.admin_email
 
     out = await client.post("/api/v1/auth/logout", headers=account.headers)
     assert out.status_code == 204

@@ -131,7 +131,7 @@ async def test_erasure_removes_every_row_and_object(
     runtime.documents.delete(keys[0])
     response = await client.delete(f"{url}?reason=gdpr_request", headers=compliance)
     assert response.status_code == 200, response.text
-    receipt = response.json()
+    receipt = response.json()["data"]
     assert receipt["application_id"] == app["id"]
     assert receipt["counts"] == {"documents": 2, "objects": 1, "notes": 2, "ratings": 1, "history": 2}
     assert receipt["storage"] == "erased" and receipt["erased_at"]
@@ -153,7 +153,7 @@ async def test_erasure_removes_every_row_and_object(
     ).json()
     assert events["data"][0]["id"] == receipt["audit_event_id"]
     assert events["data"][0]["data"]["reason"] == "gdpr_request"
-    assert (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()["ok"] is True
+    assert (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()["data"]["ok"] is True
 
 
 async def test_legal_hold_blocks_erasure(account: Account, client: AsyncTestClient[Litestar]) -> None:
@@ -247,10 +247,10 @@ async def test_retention(account: Account, client: AsyncTestClient[Litestar], ru
     expected = {apps[n]["id"] for n in ("old_rejected", "old_withdrawn", "expired_pool")}
     _, recruiter = await account.user("recruiter")
     problem(await client.post("/api/v1/retention/run?dry_run=true", headers=recruiter), 403)
-    dry = (await client.post("/api/v1/retention/run?dry_run=true", headers=account.headers)).json()
+    dry = (await client.post("/api/v1/retention/run?dry_run=true", headers=account.headers)).json()["data"]
     assert dry["dry_run"] is True and set(dry["erased"]) == expected and dry["count"] == 3 and dry["held"] == 2
     assert (await client.get("/api/v1/applications", headers=account.headers)).json()["meta"]["total"] == 7
-    real = (await client.post("/api/v1/retention/run", headers=account.headers)).json()
+    real = (await client.post("/api/v1/retention/run", headers=account.headers)).json()["data"]
     assert set(real["erased"]) == expected and real["storage_pending"] == 0
     left = {
         a["id"] for a in (await client.get("/api/v1/applications?per_page=100", headers=account.headers)).json()["data"]

@@ -27,7 +27,7 @@ async def test_plugin_mounts_under_a_prefix_in_a_host_app(settings: Settings, ac
         token = await client.post("/ats/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
         assert token.status_code == 200
         me = await client.get("/ats/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-        assert me.status_code == 200 and me.json()["account"]["id"] == str(account.id)
+        assert me.status_code == 200 and me.json()["data"]["account"]["id"] == str(account.id)
         assert (await client.get("/ats/health/live")).status_code == 200
         problem(await client.get("/ats/api/v1/nothing-here"), 404, "not_found")
         assert (await client.get("/api/v1/me")).status_code == 404  # nothing mounted outside the prefix

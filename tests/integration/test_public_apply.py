@@ -313,7 +313,7 @@ async def test_recruiter_upload_download_delete(
         url, files={"file": ("Lebenslauf Müller.docx", DOCX)}, data={"type": "cv"}, headers=account.headers
     )
     assert created.status_code == 201, created.text
-    doc = created.json()["data"]["documents"][0]
+    doc = created.json()["data"]
     assert doc["type"] == "cv" and doc["upload_status"] == "uploaded" and doc["size"] == len(DOCX)
     got = await client.get(doc["url"], headers=account.headers)
     assert got.content == DOCX

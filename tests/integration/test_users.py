@@ -106,7 +106,8 @@ async def test_api_keys_shown_once_usable_and_revocable(account: Account, client
     listed = (await client.get("/api/v1/api-keys", headers=account.headers)).json()["data"]
     assert [k["key"] for k in listed] == [None]
     key_headers = {"Authorization": f"Bearer {key['key']}"}
-    me = (await client.get("/api/v1/me", headers=key_headers)).json()
+    problem(await client.post("/api/v1/auth/logout", headers=key_headers), 400)
+    me = (await client.get("/api/v1/me", headers=key_headers)).json()["data"]
     assert me["type"] == "api_key" and me["role"] == "recruiter" and me["account"]["id"] == str(account.id)
     problem(await client.get("/api/v1/users", headers=key_headers), 403)
     assert (await client.delete(f"/api/v1/api-keys/{key['id']}", headers=account.headers)).status_code == 204

@@ -12,6 +12,7 @@ from ats.roles import Permission, Scope, allows, scope_of
 EXPECTED = {
     "admin": {p: Scope.ALL for p in Permission},
     "recruiter": {
+        Permission.ADD_CANDIDATES: Scope.ALL,
         Permission.WRITE_JOBS: Scope.ALL,
         Permission.READ: Scope.ALL,
         Permission.WORK: Scope.ALL,
