@@ -60,6 +60,8 @@ class DocumentController(Controller):
         if errors:
             raise ValidationFailed(errors=errors)
         assert isinstance(upload, UploadFile) and isinstance(doc_type, str)
+        # The upload runs in transactions of its own; don't hold this request's connection meanwhile.
+        await db_session.commit()
         fileobj = upload.file
         fileobj.seek(0, os.SEEK_END)
         size = fileobj.tell()

@@ -443,10 +443,11 @@ async def list_applications(
 # ---- changes ----
 
 
-async def _add_internal_note(
-    session: AsyncSession, application: Application, principal: Principal, content: str, now: datetime
-) -> None:
-    """A move's ``note``: an internal note like any other, audited as one."""
+async def insert_note(
+    session: AsyncSession, application: Application, principal: Principal, content: str, *, internal: bool
+) -> Note:
+    """A note on an application (also a move's ``note``), audited as ``note.created``."""
+    now = utcnow()
     note = Note(
         id=new_id(),
         account_id=application.account_id,
@@ -454,7 +455,7 @@ async def _add_internal_note(
         author_id=principal.id,
         author_name=actor_name(principal),
         content=content,
-        internal=True,
+        internal=internal,
         created_at=now,
         updated_at=now,
     )
@@ -466,8 +467,9 @@ async def _add_internal_note(
         "note.created",
         object_type="note",
         object_id=note.id,
-        data={"application_id": str(application.id), "internal": True},
+        data={"application_id": str(application.id), "internal": internal},
     )
+    return note
 
 
 def check_version(application: Application, expected: int | None) -> None:
@@ -499,7 +501,7 @@ async def move(
     now = utcnow()
     if not outcome.changed:
         if note:  # no move, no history entry; the note is still kept as an internal note
-            await _add_internal_note(session, application, principal, note, now)
+            await insert_note(session, application, principal, note, internal=True)
         return application
     application.status = wanted.value
     application.previous_status = outcome.previous_after.value if outcome.previous_after else None
@@ -522,7 +524,7 @@ async def move(
     )
     await session.flush()
     if note:
-        await _add_internal_note(session, application, principal, note, now)
+        await insert_note(session, application, principal, note, internal=True)
     await audit.record(
         session,
         principal,

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
 from ..auth import Principal
-from ..db import new_id, utcnow
+from ..db import utcnow
 from ..errors import Forbidden, NotFound
 from ..models import Note
 from ..roles import Permission, Role
-from .applications import actor_name, get_application_row
+from .applications import get_application_row, insert_note
 
 
 async def add_note(
@@ -21,29 +21,7 @@ async def add_note(
 ) -> Note:
     # Locked: an erasure at the same time waits for this, or this finds the application gone (404).
     application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
-    now = utcnow()
-    note = Note(
-        id=new_id(),
-        account_id=application.account_id,
-        application_id=application.id,
-        author_id=principal.id,
-        author_name=actor_name(principal),
-        content=content,
-        internal=internal,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(note)
-    await session.flush()
-    await audit.record(
-        session,
-        principal,
-        "note.created",
-        object_type="note",
-        object_id=note.id,
-        data={"application_id": str(application.id), "internal": internal},
-    )
-    return note
+    return await insert_note(session, application, principal, content, internal=internal)
 
 
 async def list_notes(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[Note]:
