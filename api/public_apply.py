@@ -93,7 +93,7 @@ class PublicApplyController(Controller):
         instructions are only there.
         """
         ip = client_ip(request, runtime.settings.trusted_proxies)
-        wait = runtime.public_limiter.hit(f"apply:{ip}")
+        wait = await runtime.public_limiter.hit(f"apply:{ip}")
         if wait:
             raise RateLimited(wait, "Too many applications from this address; try again later")
         if include not in (None, "", "applicant_documents"):

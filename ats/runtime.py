@@ -12,7 +12,7 @@ from storage import Documents, make_client
 
 from . import events
 from .db import create_engine, session_factory
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from .settings import Settings
 
 
@@ -25,9 +25,9 @@ class Runtime:
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         documents: Documents,
-        login_limiter: RateLimiter,
-        login_ip_limiter: RateLimiter,
-        public_limiter: RateLimiter,
+        login_limiter: Limiter,
+        login_ip_limiter: Limiter,
+        public_limiter: Limiter,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -52,15 +52,28 @@ class Runtime:
             settings.s3_region,
             settings.s3_timeout,
         )
+        limits = {
+            # One address may try several accounts (an office behind NAT): a wider limit per IP.
+            "login": (settings.login_rate_limit, settings.login_rate_window),
+            "login_ip": (settings.login_rate_limit * 10, settings.login_rate_window),
+            "public": (settings.public_rate_limit, 60),
+        }
+        limiters: dict[str, Limiter]
+        if settings.redis_url:
+            import redis.asyncio
+
+            redis_client = redis.asyncio.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            limiters = {name: RedisRateLimiter(redis_client, n, w, name) for name, (n, w) in limits.items()}
+        else:
+            limiters = {name: RateLimiter(n, w) for name, (n, w) in limits.items()}
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             documents=Documents(client, settings.s3_bucket),
-            login_limiter=RateLimiter(settings.login_rate_limit, settings.login_rate_window),
-            # One address may try several accounts (an office behind NAT): a wider limit per IP.
-            login_ip_limiter=RateLimiter(settings.login_rate_limit * 10, settings.login_rate_window),
-            public_limiter=RateLimiter(settings.public_rate_limit, 60),
+            login_limiter=limiters["login"],
+            login_ip_limiter=limiters["login_ip"],
+            public_limiter=limiters["public"],
         )
 
     @asynccontextmanager

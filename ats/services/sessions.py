@@ -23,7 +23,7 @@ from ..auth import (
 from ..db import new_id, utcnow
 from ..errors import BadRequest, RateLimited, Unauthorized
 from ..models import ApiKey, AuthToken, User
-from ..ratelimit import RateLimiter
+from ..ratelimit import Limiter
 
 INVALID_LOGIN = "Invalid email or password"
 
@@ -74,8 +74,8 @@ async def login(
     email: str,
     password: str,
     client_key: str,
-    limiter: RateLimiter,
-    ip_limiter: RateLimiter,
+    limiter: Limiter,
+    ip_limiter: Limiter,
     access_ttl: int,
     refresh_ttl: int,
 ) -> TokenPair:
@@ -83,7 +83,7 @@ async def login(
     email_key = "login:" + hash_secret(email.strip().lower())
     # Counted before the slow password check, so parallel attempts cannot outrun the limit;
     # a success takes its hits back.
-    wait = max(limiter.hit(email_key), ip_limiter.hit(client_key))
+    wait = max(await limiter.hit(email_key), await ip_limiter.hit(client_key))
     if wait:
         raise RateLimited(wait, "Too many failed logins; try again later")
     # Emails are unique per account, not globally: a login names the active user with this
@@ -112,8 +112,8 @@ async def login(
                 object_id=candidate.id,
             )
         raise Unauthorized(INVALID_LOGIN)
-    limiter.undo(email_key)
-    ip_limiter.undo(client_key)
+    await limiter.undo(email_key)
+    await ip_limiter.undo(client_key)
     pair = await _issue_pair(session, user, new_id(), access_ttl, refresh_ttl)
     await audit.record(
         session,

@@ -14,11 +14,15 @@ def test_msgspec_messages_become_pointers() -> None:
     assert pointer_from_path(".a.b") == "/a/b"
 
 
-def test_rate_limiter_window() -> None:
+async def test_rate_limiter_window() -> None:
     now = [0.0]
     limiter = RateLimiter(2, 60, clock=lambda: now[0])
-    assert limiter.hit("k") == 0 and limiter.hit("k") == 0
-    assert limiter.hit("k") == 60
-    assert limiter.retry_after("other") == 0
+    assert await limiter.hit("k") == 0 and await limiter.hit("k") == 0
+    assert await limiter.hit("k") == 60
+    assert await limiter.retry_after("k") == 60
+    await limiter.undo("k")
+    await limiter.undo("k")
+    assert await limiter.retry_after("k") == 0
+    assert await limiter.retry_after("other") == 0
     now[0] = 61
-    assert limiter.hit("k") == 0
+    assert await limiter.hit("k") == 0
