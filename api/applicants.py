@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.auth import Principal
@@ -87,10 +87,10 @@ class ApplicantController(Controller):
         db_session: AsyncSession,
         principal: Principal,
         runtime: Runtime,
-        job_posting_id: Annotated[uuid.UUID | None, Parameter(query="filter[job_posting_id]")] = None,
-        stage_id: Annotated[uuid.UUID | None, Parameter(query="filter[application_stage_id]")] = None,
-        page_number: Annotated[int, Parameter(query="page[number]")] = 1,
-        page_size: Annotated[int, Parameter(query="page[size]")] = 20,
+        job_posting_id: Annotated[uuid.UUID | None, QueryParameter(name="filter[job_posting_id]")] = None,
+        stage_id: Annotated[uuid.UUID | None, QueryParameter(name="filter[application_stage_id]")] = None,
+        page_number: Annotated[int, QueryParameter(name="page[number]")] = 1,
+        page_size: Annotated[int, QueryParameter(name="page[size]")] = 20,
         include: str | None = None,
     ) -> Response[bytes]:
         check_accept(request)

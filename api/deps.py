@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.params import KwargDefinition, ParameterKwarg
+from litestar.params import KwargDefinition, ParameterKwarg, QueryParameter
 from litestar.types import Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,7 +121,9 @@ def _allowed_query(handler: BaseRouteHandler) -> frozenset[str]:
         names: set[str] = set()
         for name, field in handler.parsed_fn_signature.parameters.items():
             kwarg = field.kwarg_definition
-            if isinstance(kwarg, ParameterKwarg):
+            if isinstance(kwarg, QueryParameter):
+                names.add(kwarg.name or name)
+            elif isinstance(kwarg, ParameterKwarg):
                 if kwarg.header or kwarg.cookie:
                     continue
                 names.add(kwarg.query or name)

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.errors import NotFound
@@ -44,8 +44,8 @@ class PublicJobPostingController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
-        page_number: Annotated[int, Parameter(query="page[number]")] = 1,
-        page_size: Annotated[int, Parameter(query="page[size]")] = 20,
+        page_number: Annotated[int, QueryParameter(name="page[number]")] = 1,
+        page_size: Annotated[int, QueryParameter(name="page[size]")] = 20,
     ) -> Response[bytes]:
         """Active postings only: published, and not past ``closes_at``."""
         check_accept(request)
