@@ -79,11 +79,6 @@ async def create_application(
 ) -> Application:
     """Insert an application in ``new`` with its first history entry; one per email per posting."""
     email = str(candidate["email"]).strip()
-    duplicate = await session.scalar(
-        select(Application.id).where(Application.job_id == job.id, func.lower(Application.email) == func.lower(email))
-    )
-    if duplicate is not None:
-        raise _duplicate_error(email_pointer, principal)
     now = utcnow()
     application = Application(
         id=new_id(),
@@ -111,14 +106,8 @@ async def create_application(
         application.consent_talent_pool = consent.talent_pool
         application.consented_at = now
         application.consent_ip = consent.ip_address
+    by_someone = principal.type in ("user", "api_key")
     session.add(application)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        if _constraint(exc) != "uq_applications_job_id_email":
-            raise
-        raise _duplicate_error(email_pointer, principal) from None
     session.add(
         StatusChange(
             id=new_id(),
@@ -127,11 +116,18 @@ async def create_application(
             status=Status.NEW.value,
             from_status=None,
             changed_at=now,
-            changed_by_id=principal.id if principal.type in ("user", "api_key") else None,
-            changed_by_name=actor_name(principal) if principal.type in ("user", "api_key") else None,
+            changed_by_id=principal.id if by_someone else None,
+            changed_by_name=actor_name(principal) if by_someone else None,
         )
     )
-    await session.flush()
+    # One flush for both rows; the unique index (job, lower(email)) is the duplicate check, so two
+    # concurrent applies with one email cannot both pass. A duplicate fails the whole request.
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if _constraint(exc) != "uq_applications_job_id_email":
+            raise
+        raise _duplicate_error(email_pointer, principal) from None
     await audit.record(
         session,
         principal,
