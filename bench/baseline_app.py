@@ -3,11 +3,12 @@
 It runs the very statements the API runs for one page, on the same kind of connection pool and in
 the same transactions, and returns the same JSON:
 
-1. a checkout ping (``;``, as SQLAlchemy's ``pool_pre_ping`` sends), then the bearer-token lookup
-   in its own transaction, rolled back (the auth middleware's session);
-2. a second checkout ping, then in one transaction: the count, the page (joined to its posting),
-   the stages (once per process, as the app caches them), and three batch queries for the page's
-   history, notes and documents; commit.
+1. one checkout with its ping (``;``, as SQLAlchemy's ``pool_pre_ping`` sends), then in one
+   transaction: the bearer-token lookup (the auth middleware opens the request's session and the
+   handler continues in it), the count (not on a ``cursor`` page: the total travels in the
+   cursor), the page (joined to its posting, with its sort key as ``sort_key``), the stages (once
+   per process, as the app caches them), and three batch queries for the page's history, notes and
+   documents, each with one array parameter (``= ANY (%(ids)s::UUID[])``); commit.
 
 The SQL below is the text SQLAlchemy renders for the app (captured with a ``before_cursor_execute``
 listener); ``python -m bench list`` checks it statement by statement against the app's on every run,
@@ -86,12 +87,13 @@ APPLICATION_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-PAGE_SELECT = (
+PAGE_SELECT = (  # {key}: the sort key, selected too (a cursor takes its value from it)
     "SELECT "
     + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
-    + ", job_postings.title AS job_title \n"
+    + ", job_postings.title AS job_title, {key} AS sort_key \n"
     + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
 )
+JOB_TITLE, SORT_VALUE = len(APPLICATION_COLUMNS), len(APPLICATION_COLUMNS) + 1  # row positions
 COUNT_SELECT = "SELECT count(*) AS count_1 \nFROM applications \n"
 SORT_KEYS = {
     "date": "applications.created_at",
@@ -102,18 +104,18 @@ BATCHES = {
     "status_history": (
         "SELECT status_history.application_id, status_history.status, status_history.changed_at, "
         "status_history.changed_by_id, status_history.changed_by_name, status_history.note, "
-        "status_history.reason \nFROM status_history \nWHERE status_history.application_id IN ({ids}) "
+        "status_history.reason \nFROM status_history \nWHERE status_history.application_id = ANY (%(ids)s::UUID[]) "
         "ORDER BY status_history.application_id, status_history.changed_at, status_history.id"
     ),
     "notes": (
         "SELECT notes.application_id, notes.id, notes.content, notes.internal, notes.author_id, "
         "notes.author_name, notes.created_at, notes.updated_at \nFROM notes \n"
-        "WHERE notes.application_id IN ({ids}) ORDER BY notes.application_id, notes.created_at, notes.id"
+        "WHERE notes.application_id = ANY (%(ids)s::UUID[]) ORDER BY notes.application_id, notes.created_at, notes.id"
     ),
     "documents": (
         "SELECT documents.application_id, documents.id, documents.type, documents.filename, "
         "documents.mime_type, documents.size, documents.upload_status \nFROM documents \n"
-        "WHERE documents.application_id IN ({ids}) "
+        "WHERE documents.application_id = ANY (%(ids)s::UUID[]) "
         "ORDER BY documents.application_id, documents.created_at, documents.id"
     ),
 }
@@ -178,6 +180,7 @@ class Cursor(msgspec.Struct, array_like=True):
     value: Any
     id: uuid.UUID
     page: int
+    total: int  # the count taken on the first page; cursor pages do not recount
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -192,8 +195,19 @@ def decode_cursor(raw: str) -> Cursor:
         raise BadQuery("cursor") from None
 
 
-def list_statements(f: Filters, account_id: uuid.UUID) -> tuple[str, dict[str, Any], str, dict[str, Any], int]:
-    """The count and the page statement with their parameters, and the page number."""
+class Statements(msgspec.Struct):
+    """One list request's count (``None`` on a cursor page, whose ``total`` is the cursor's) and page."""
+
+    count_sql: str | None
+    count_params: dict[str, Any]
+    page_sql: str
+    page_params: dict[str, Any]
+    page: int
+    total: int | None
+
+
+def list_statements(f: Filters, account_id: uuid.UUID) -> Statements:
+    """The count and the page statement with their parameters, the page number, a cursor's total."""
     where = ["applications.account_id = %(account_id_1)s::UUID"]
     params: dict[str, Any] = {"account_id_1": account_id}
     if f.job_id is not None:
@@ -206,12 +220,13 @@ def list_statements(f: Filters, account_id: uuid.UUID) -> tuple[str, dict[str, A
     if f.search:
         where.append(
             "lower(applications.name || %(name_1)s::VARCHAR || applications.email) "
-            "LIKE %(lower_1)s::VARCHAR ESCAPE '\\'"
+            "LIKE lower(%(lower_1)s::VARCHAR) ESCAPE '\\'"
         )
         params["name_1"] = " "
-        params["lower_1"] = "%" + escape_like(f.search.strip().lower()) + "%"
+        params["lower_1"] = "%" + escape_like(f.search.strip()) + "%"  # lower-cased by PostgreSQL
     where_sql = "WHERE " + " AND ".join(where)
-    count_sql = COUNT_SELECT + where_sql
+    count_sql: str | None = COUNT_SELECT + where_sql
+    total = None
 
     page_params = dict(params)
     key = SORT_KEYS[f.orderby]
@@ -239,20 +254,19 @@ def list_statements(f: Filters, account_id: uuid.UUID) -> tuple[str, dict[str, A
         page_where += (
             f" AND ({key}, applications.id) {op} (%({value_name})s::TIMESTAMP WITH TIME ZONE, %({id_name})s::UUID)"
         )
-        page = cursor.page
+        page, total, count_sql = cursor.page, cursor.total, None
         limit = f" \n LIMIT %({param(f.per_page + 1)})s::INTEGER"
     else:
         limit_name = param(f.per_page + 1)
         offset_name = param((page - 1) * f.per_page)
         limit = f" \n LIMIT %({limit_name})s::INTEGER OFFSET %({offset_name})s::INTEGER"
-    page_sql = PAGE_SELECT + page_where + f" ORDER BY {key} {direction}, applications.id {direction}" + limit
-    return count_sql, params, page_sql, page_params, page
+    select = PAGE_SELECT.format(key=key)
+    page_sql = select + page_where + f" ORDER BY {key} {direction}, applications.id {direction}" + limit
+    return Statements(count_sql, params, page_sql, page_params, page, total)
 
 
 def batch_statement(table: str, ids: list[uuid.UUID]) -> tuple[str, dict[str, Any]]:
-    names = [f"application_id_1_{i}" for i in range(1, len(ids) + 1)]
-    sql = BATCHES[table].format(ids=", ".join(f"%({n})s::UUID" for n in names))
-    return sql, dict(zip(names, ids, strict=True))
+    return BATCHES[table], {"ids": ids}
 
 
 # ---- the response (the same field names and order as ats.views and api.schemas) ----
@@ -390,12 +404,13 @@ class Baseline:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 url = os.environ["BENCH_DATABASE_URL"]
-                size = int(os.environ.get("BENCH_POOL_SIZE", "10"))
-                # The app's engine: pool_size=10, max_overflow=10, a ping at every checkout.
+                # The app engine's pool (``bench list`` passes its sizes), a ping at every checkout.
+                size = int(os.environ.get("BENCH_POOL_SIZE", "20"))
+                overflow = int(os.environ.get("BENCH_POOL_OVERFLOW", str(max(2, size // 4))))
                 self.pool = AsyncConnectionPool(
                     url,
                     min_size=size,
-                    max_size=size * 2,
+                    max_size=size + overflow,
                     kwargs={"connect_timeout": 3, "application_name": "ats-baseline"},
                     check=_ping,
                     open=False,
@@ -408,7 +423,8 @@ class Baseline:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def authenticate(self, scope: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+    async def authenticate(self, conn: AsyncConnection[Any], scope: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+        """The token lookup, on the request's connection (its transaction goes on)."""
         header = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -423,37 +439,43 @@ class Baseline:
             "kind_1": "access",
             "expires_at_1": datetime.now(UTC),
         }
-        assert self.pool is not None
-        async with self.pool.connection() as conn:
-            found = await (await conn.execute(AUTH_SQL, params)).fetchone()
-            await conn.rollback()
+        found = await (await conn.execute(AUTH_SQL, params)).fetchone()
         if found is None:
             return None
         return found[2], found[3]
 
     async def list_applications(self, scope: dict[str, Any]) -> tuple[int, bytes]:
-        principal = await self.authenticate(scope)
-        if principal is None:
-            return 401, b'{"status":401,"code":"unauthorized"}'
-        account_id, role = principal
-        if role not in FULL_SCOPE_ROLES:
-            return 403, b'{"status":403,"detail":"the baseline serves account-wide roles only"}'
-        try:
-            f = parse_query(scope["query_string"])
-            count_sql, count_params, page_sql, page_params, page = list_statements(f, account_id)
-        except BadQuery as exc:
-            return 400, msgspec.json.encode({"status": 400, "detail": str(exc)})
+        """One checkout: the token lookup, then the list, in one transaction (committed on success)."""
         assert self.pool is not None
         async with self.pool.connection() as conn:
-            total = (await (await conn.execute(count_sql, count_params)).fetchone() or (0,))[0]
-            rows = await (await conn.execute(page_sql, page_params)).fetchall()
+            principal = await self.authenticate(conn, scope)
+            if principal is None:
+                await conn.rollback()
+                return 401, b'{"status":401,"code":"unauthorized"}'
+            account_id, role = principal
+            if role not in FULL_SCOPE_ROLES:
+                await conn.rollback()
+                return 403, b'{"status":403,"detail":"the baseline serves account-wide roles only"}'
+            try:
+                f = parse_query(scope["query_string"])
+                q = list_statements(f, account_id)
+            except BadQuery as exc:
+                await conn.rollback()
+                return 400, msgspec.json.encode({"status": 400, "detail": str(exc)})
+            total = q.total
+            if q.count_sql is not None:
+                total = (await (await conn.execute(q.count_sql, q.count_params)).fetchone() or (0,))[0]
+            assert total is not None
+            rows = await (await conn.execute(q.page_sql, q.page_params)).fetchall()
             more = len(rows) > f.per_page
             rows = rows[: f.per_page]
             views = await self.build_views(conn, account_id, rows) if rows else []
+        page = q.page
         next_cursor = None
         if more and rows:
             last = rows[-1]
-            next_cursor = encode_cursor(Cursor(f.orderby, f.order, _cursor_value(f.orderby, last), last[0], page + 1))
+            value = _cursor_value(f.orderby, last[SORT_VALUE])
+            next_cursor = encode_cursor(Cursor(f.orderby, f.order, value, last[0], page + 1, total))
         total_pages = max(1, math.ceil(total / f.per_page)) if total else 0
         return 200, ENCODER.encode(Page(views, PageMeta(total, f.per_page, page, total_pages, next_cursor)))
 
@@ -492,7 +514,7 @@ class Baseline:
             views.append(
                 ApplicationView(
                     id=app_id,
-                    job=JobRef(r[2], r[32]),
+                    job=JobRef(r[2], r[JOB_TITLE]),
                     status=r[3],
                     stage=Ref(stage_id, stage_name),
                     status_history=history[app_id],
@@ -514,12 +536,9 @@ class Baseline:
         return views
 
 
-def _cursor_value(orderby: str, row: Any) -> Any:
-    if orderby == "name":
-        return row[7].lower()
-    if orderby == "status":
-        return row[4]
-    return row[30].isoformat()
+def _cursor_value(orderby: str, sort_key: Any) -> Any:
+    """The sort key as PostgreSQL computed it (the ``sort_key`` column)."""
+    return sort_key.isoformat() if orderby == "date" else sort_key
 
 
 async def respond(send: Any, status: int, body: bytes) -> None:

@@ -1,7 +1,8 @@
 """A bare pass-through for ``bench gdpr``: raw ASGI streaming S3 objects to the client, no ZIP, no framework.
 
 ``GET /stream?prefix=P`` sends every object under ``P`` (sorted by key) as one chunked body, read in
-1 MiB chunks with boto3, one worker-thread hop per chunk (as the API's export does). It is the ceiling
+``BENCH_CHUNK``-byte chunks with boto3 (default 1 MiB; ``bench gdpr`` passes the API's
+``api.gdpr.ZIP_CHUNK``), one worker-thread hop per chunk (as the API's export does). It is the ceiling
 for any server here: the bytes cross one more HTTP hop than the in-process boto3 baseline, on the
 same CPUs as SeaweedFS and the client. Serve it with ``uvicorn bench.export_passthrough:app`` and the
 ``ATS_S3_*`` variables.
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 
-CHUNK = 1024 * 1024
+CHUNK = int(os.environ.get("BENCH_CHUNK", str(1024 * 1024)))
 
 
 class Passthrough:

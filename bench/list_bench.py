@@ -57,6 +57,11 @@ API = "/api/v1/applications"
 FILTERED = {"status": "interview", "orderby": "date", "order": "desc", "per_page": "20"}
 DEEP_PAGE = 10_000
 PER_PAGE = 20
+# The pieces of one request measured in-process (``cpu_breakdown``).
+AUTH_ALONE = "app: token lookup alone (session, checkout, ping, lookup)"
+AUTH_AND_LIST = "app: token lookup + list service in one session (commit)"
+ENCODE = "app: encode the page (Litestar encoder)"
+BASELINE_ALL = "baseline: token lookup + list + encode"
 
 
 def _q(params: dict[str, str]) -> str:
@@ -108,6 +113,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def pool_sizes(settings: Settings) -> dict[str, str]:
+    """The app engine's pool (size and overflow), for the baseline's pool to match."""
+    from ats.db import create_engine
+
+    engine = create_engine(str(settings.database_url), pool_size=settings.database_pool_size)
+    pool: Any = engine.sync_engine.pool
+    return {"BENCH_POOL_SIZE": str(pool.size()), "BENCH_POOL_OVERFLOW": str(pool._max_overflow)}
 
 
 def server_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -238,40 +252,45 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
     await baseline.pool.open(wait=True)
     scope = {"headers": [(b"authorization", f"Bearer {token}".encode())], "query_string": query.encode()}
     try:
+        wanted = baseline_app.parse_query(query.encode())
+        filters = applications.ApplicationFilters(
+            statuses=wanted.statuses, orderby=wanted.orderby, order=wanted.order, per_page=wanted.per_page
+        )
 
         async def authenticate() -> Any:
             async with runtime.sessions() as session:
                 return await sessions.authenticate(session, token)
 
-        principal = await authenticate()
-        wanted = baseline_app.parse_query(query.encode())
-
-        async def list_page() -> Any:
+        async def auth_and_list() -> Any:
+            # As a request runs it: the middleware's session, its token lookup, the list in it, commit.
             async with runtime.sessions() as session:
-                filters = applications.ApplicationFilters(
-                    statuses=wanted.statuses, orderby=wanted.orderby, order=wanted.order, per_page=wanted.per_page
-                )
+                principal = await sessions.authenticate(session, token)
+                assert principal is not None
                 page = await applications.list_applications(session, principal, filters, api_base="/api/v1")
                 await session.commit()
             return page
 
-        page = await list_page()
+        page = await auth_and_list()
 
         async def encode() -> Any:
             return encode_json(Many(page.views, page_meta(page.total, page.page, page.per_page, page.next_cursor)))
 
         async def baseline_auth() -> Any:
-            return await baseline.authenticate(scope)
+            assert baseline.pool is not None
+            async with baseline.pool.connection() as conn:
+                found = await baseline.authenticate(conn, scope)
+                await conn.rollback()
+            return found
 
         async def baseline_all() -> Any:
             return await baseline.list_applications(scope)
 
         pieces = {
-            "app: token lookup in its own session (auth middleware)": authenticate,
-            "app: list service in a session (5 statements, commit)": list_page,
-            "app: encode the page (Litestar encoder)": encode,
-            "baseline: token lookup (psycopg)": baseline_auth,
-            "baseline: token lookup + list + encode": baseline_all,
+            AUTH_ALONE: authenticate,
+            AUTH_AND_LIST: auth_and_list,
+            ENCODE: encode,
+            "baseline: token lookup alone (checkout, ping, lookup)": baseline_auth,
+            BASELINE_ALL: baseline_all,
         }
         out = {}
         for name, piece in pieces.items():
@@ -290,10 +309,24 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
 def baseline_statements(url: str, account_id: uuid.UUID, page_ids: list[uuid.UUID]) -> list[tuple[str, Any]]:
     """What the baseline runs for ``url`` (after its stages are cached)."""
     filters = baseline_app.parse_query(urlsplit(url).query.encode())
-    count_sql, count_params, page_sql, page_params, _ = baseline_app.list_statements(filters, account_id)
-    out: list[tuple[str, Any]] = [(baseline_app.AUTH_SQL, None), (count_sql, count_params), (page_sql, page_params)]
+    q = baseline_app.list_statements(filters, account_id)
+    out: list[tuple[str, Any]] = [(baseline_app.AUTH_SQL, None)]
+    if q.count_sql is not None:  # a cursor page carries its total: no count
+        out.append((q.count_sql, q.count_params))
+    out.append((q.page_sql, q.page_params))
     if page_ids:
         out += [baseline_app.batch_statement(t, page_ids) for t in ("status_history", "notes", "documents")]
+    return out
+
+
+def list_queries(statements: list[tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
+    """The count (absent on a cursor page) and the page statement of one captured request."""
+    out = {}
+    for sql, params in statements:
+        if sql.startswith(baseline_app.COUNT_SELECT):
+            out["count"] = (sql, params)
+        elif " AS sort_key \nFROM applications JOIN job_postings" in sql:
+            out["page"] = (sql, params)
     return out
 
 
@@ -523,12 +556,15 @@ def _run(
 
     section("servers")
     logs = Path(str(settings.data_dir))
-    env = server_env(settings)
+    env = server_env(settings, **pool_sizes(settings))
     api = start_server("api", "ats.app:create_app", env, logs, factory=True)
     servers.append(api)
     base = start_server("baseline", "bench.baseline_app:app", env, logs, factory=False)
     servers.append(base)
-    print(f"  api {api.base}  baseline {base.base}")
+    print(
+        f"  api {api.base}  baseline {base.base}  (both pools: {env['BENCH_POOL_SIZE']} connections "
+        f"+ {env['BENCH_POOL_OVERFLOW']} overflow, a ping at each checkout)"
+    )
     login = httpx.post(
         api.base + "/api/v1/auth/token", json={"email": seed.ADMIN_EMAIL, "password": seed.ADMIN_PASSWORD}
     )
@@ -538,16 +574,18 @@ def _run(
 
     # Deep page: the cursor of page DEEP_PAGE is built from the last row of the page before it.
     deep_page = min(DEEP_PAGE, max(2, args.rows // PER_PAGE // 2))
+    # The cursor carries the total counted on page 1 (cursor pages do not recount).
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT id, created_at FROM applications WHERE account_id = %s "
             "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
             (account_id, (deep_page - 1) * PER_PAGE - 1),
         ).fetchone()
-    assert row is not None
+        counted = conn.execute("SELECT count(*) FROM applications WHERE account_id = %s", (account_id,)).fetchone()
+    assert row is not None and counted is not None
     from ats.services.applications import Cursor, encode_cursor
 
-    cursor = encode_cursor(Cursor("date", "desc", row[1].isoformat(), row[0], deep_page))
+    cursor = encode_cursor(Cursor("date", "desc", row[1].isoformat(), row[0], deep_page, int(counted[0])))
     unfiltered = {"orderby": "date", "order": "desc", "per_page": str(PER_PAGE)}
     urls = {
         "filtered page 1": _q(FILTERED),
@@ -565,9 +603,12 @@ def _run(
     bounded = len(set(counts.values())) == 1
     if not bounded:
         summary.problem(f"statements per page grow with the page size: {counts}")
+    cursor_statements = len(captured[f"page {deep_page} by cursor"].statements)
     summary.add(
         "statements per list request",
-        ", ".join(f"per_page={k}: {v}" for k, v in counts.items()) + (" (bounded)" if bounded else " (NOT bounded)"),
+        ", ".join(f"per_page={k}: {v}" for k, v in counts.items())
+        + (" (bounded)" if bounded else " (NOT bounded)")
+        + f"; a cursor page: {cursor_statements} (no count)",
     )
     first = captured["filtered page 1"]
     print("  one request (filtered page 1), as SQLAlchemy sends it:")
@@ -575,6 +616,8 @@ def _run(
         brief = {k: (str(v)[:40] if not isinstance(v, int) else v) for k, v in dict(params).items()}
         print(indent(sql.replace("\n", " ")[:220] + (" …" if len(sql) > 220 else ""), "    · "))
         print(f"        {brief}" if len(brief) < 6 else f"        ({len(brief)} parameters)")
+    for name, got in captured.items():
+        print(f"  {name:<28} {len(got.statements)} statements")
     same_sql = all(compare_statements(name, urls[name], got, account_id, summary) for name, got in captured.items())
     print(f"  baseline runs the same statements for all {len(urls)} requests: {'yes' if same_sql else 'NO'}")
     summary.add("baseline SQL identical to the app's", "yes" if same_sql else "NO")
@@ -607,20 +650,27 @@ def _run(
     for key, (label, path) in scenarios.items():
         results[f"api {key}"] = measure(f"API       {label}", api, path, token, args, pg)
         results[f"baseline {key}"] = measure(f"baseline  {label}", base, path, token, args, pg)
-    # Diagnostic: the same app with a pool as large as the concurrency (no overflow connections).
-    pool = str(max(args.concurrency + 4, 20))
-    pool_env = {**env, "ATS_DATABASE_POOL_SIZE": pool}
-    api_pool = start_server("api-pool", "ats.app:create_app", pool_env, logs, factory=True)
-    servers.append(api_pool)
-    results["api pool"] = measure(
-        f"API, ATS_DATABASE_POOL_SIZE={pool}, status=interview",
-        api_pool,
-        urls["filtered page 1"],
-        token,
-        args,
-        pg,
-    )
-    api_pool.stop()
+    # Diagnostic: the same app with a pool as large as the concurrency (no overflow connections),
+    # when the default pool is smaller than that.
+    pool = max(args.concurrency + 4, 20)
+    if pool > settings.database_pool_size:
+        pool_env = {**env, "ATS_DATABASE_POOL_SIZE": str(pool)}
+        api_pool = start_server("api-pool", "ats.app:create_app", pool_env, logs, factory=True)
+        servers.append(api_pool)
+        results["api pool"] = measure(
+            f"API, ATS_DATABASE_POOL_SIZE={pool}, status=interview",
+            api_pool,
+            urls["filtered page 1"],
+            token,
+            args,
+            pg,
+        )
+        api_pool.stop()
+    else:
+        print(
+            f"  (no run with a larger pool: the default pool_size {settings.database_pool_size} "
+            f"+ {env['BENCH_POOL_OVERFLOW']} overflow already covers c={args.concurrency})"
+        )
     for key, (label, _) in scenarios.items():
         ratio = results[f"api {key}"].rps / results[f"baseline {key}"].rps
         print(f"  ratio API/baseline, {label}: {ratio:.2f}  (aim ≥ 0.70)")
@@ -632,6 +682,8 @@ def _run(
         if ratio < 0.7:
             summary.problem(f"API/baseline ratio {ratio:.2f} < 0.70 for {label}")
     for key in ("api filtered", "baseline filtered", "api pool"):
+        if key not in results:
+            continue
         r = results[key]
         summary.add(
             f"  {key}: CPU per request",
@@ -640,23 +692,35 @@ def _run(
         )
     churn = results["api filtered"].new_connections
     if churn > 2 * args.concurrency:
+        larger = (
+            f"; with ATS_DATABASE_POOL_SIZE={pool}: {results['api pool'].new_connections}"
+            if "api pool" in results
+            else ""
+        )
         summary.problem(
             f"the API opened {churn} new PostgreSQL connections in one {args.warmup + args.duration:g} s run "
             f"at c={args.concurrency} (pool_size {settings.database_pool_size} + overflow connections closed "
-            f"on return); with ATS_DATABASE_POOL_SIZE={pool}: {results['api pool'].new_connections}"
+            f"on return){larger}"
         )
-    summary.add(
-        f"  API with ATS_DATABASE_POOL_SIZE={pool}",
-        f"{results['api pool'].rps:.0f} req/s (ratio {results['api pool'].rps / results['baseline filtered'].rps:.2f})",
-    )
+    if "api pool" in results:
+        r = results["api pool"]
+        summary.add(
+            f"  API with ATS_DATABASE_POOL_SIZE={pool}",
+            f"{r.rps:.0f} req/s (ratio {r.rps / results['baseline filtered'].rps:.2f})",
+        )
+    else:
+        summary.add(
+            "  API pool",
+            f"pool_size {settings.database_pool_size} + {env['BENCH_POOL_OVERFLOW']} overflow (default) "
+            f"≥ c={args.concurrency}: no run with a larger pool",
+        )
 
-    app_pieces = sum(v for k, v in pieces.items() if k.startswith("app:"))
+    app_pieces = pieces[AUTH_AND_LIST] + pieces[ENCODE]
     summary.add(
         "  CPU per call (sequential, in-process)",
-        f"app auth {pieces['app: token lookup in its own session (auth middleware)']:.2f} ms + list service "
-        f"{pieces['app: list service in a session (5 statements, commit)']:.2f} ms + encode "
-        f"{pieces['app: encode the page (Litestar encoder)']:.2f} ms = {app_pieces:.2f} ms; "
-        f"baseline all-in {pieces['baseline: token lookup + list + encode']:.2f} ms",
+        f"app token lookup + list service in one session {pieces[AUTH_AND_LIST]:.2f} ms (the lookup alone "
+        f"in a session {pieces[AUTH_ALONE]:.2f} ms) + encode {pieces[ENCODE]:.2f} ms = {app_pieces:.2f} ms; "
+        f"baseline all-in {pieces[BASELINE_ALL]:.2f} ms",
     )
 
     section(f"deep paging (median of {args.samples} sequential requests)")
@@ -684,7 +748,7 @@ def _run(
 
     section("where the time goes: EXPLAIN (ANALYZE, BUFFERS) of the captured statements")
     plans: dict[str, str] = {}
-    shown = {  # the plans printed in full (--verbose prints all)
+    shown = {  # the plans printed in full (--verbose prints all); a cursor page runs no count
         "filtered page 1 count",
         "job + status page 1 count",
         "job + status page 1 page",
@@ -703,8 +767,7 @@ def _run(
         "search",
     )
     for name in explained:
-        statements = captured[name].statements
-        for label, (sql, params) in (("count", statements[1]), ("page", statements[2])):
+        for label, (sql, params) in list_queries(captured[name].statements).items():
             plan = explain(dsn, sql, dict(params))
             plans[f"{name} {label}"] = plan
             print(f"  {name} — {label} query: {exec_time(plan)}")
@@ -726,7 +789,7 @@ def _run(
     slow_counts = [
         f"{name} {exec_time(plans[name + ' count'])}"
         for name in explained
-        if float(exec_time(plans[name + " count"]).split()[0].replace("?", "0")) > 10
+        if name + " count" in plans and float(exec_time(plans[name + " count"]).split()[0].replace("?", "0")) > 10
     ]
     if slow_counts:
         summary.problem("the count(*) run on every list request is slow: " + ", ".join(slow_counts))
