@@ -106,10 +106,11 @@ class PublicApplyController(Controller):
                 return Response(replay.body, status_code=replay.status_code, media_type=JSONAPI)
         envelope = data.get("data")
         attributes = envelope.get("attributes") if isinstance(envelope, dict) else None
-        if isinstance(attributes, dict) and attributes.get("documents"):
-            # Uploads go straight to S3: refuse now (503, nothing written) if it cannot take them.
-            # A recent answer is enough: one HeadBucket per apply would halve the throughput.
-            await anyio.to_thread.run_sync(lambda: runtime.documents.ping(max_age=STORAGE_CHECK_MAX_AGE))
+        wants_uploads = isinstance(attributes, dict) and bool(attributes.get("documents"))
+        # Uploads go straight to S3: refuse now (503, nothing written) if it cannot take them.
+        # A recent answer is enough: one HeadBucket per apply would halve the throughput.
+        if wants_uploads and not runtime.documents.answered_within(STORAGE_CHECK_MAX_AGE):
+            await anyio.to_thread.run_sync(runtime.documents.ping)
         result = await public_apply.apply(db_session, runtime, data, client_ip=ip)
         body = msgspec.json.encode(apply_document(result, include != ""))
         if key is not None:

@@ -96,6 +96,10 @@ class Documents:
         except BotoCoreError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
+    def answered_within(self, max_age: float) -> bool:
+        """Whether the bucket answered a ping less than ``max_age`` seconds ago (no I/O)."""
+        return time.monotonic() - self._last_ok < max_age
+
     def ping(self, *, max_age: float = 0.0) -> None:
         """Raise :class:`StorageUnavailable` unless the bucket answers (or answered within ``max_age`` s)."""
         if max_age and time.monotonic() - self._last_ok < max_age:
