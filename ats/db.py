@@ -43,7 +43,8 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         pool_pre_ping=True,
         hide_parameters=True,  # bound values are applicant data: never in an error message
         pool_timeout=10,
-        connect_args={"connect_timeout": 3, "application_name": "ats"},
+        # UTC sessions: timestamps PostgreSQL renders itself (in JSON) come out in UTC too.
+        connect_args={"connect_timeout": 3, "application_name": "ats", "options": "-c timezone=UTC"},
     )
 
 
