@@ -26,7 +26,6 @@ import hashlib
 import math
 import os
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,6 +33,20 @@ from urllib.parse import parse_qsl
 import msgspec
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+
+# The response structs are the app's own read model: plain msgspec structs, no framework in them.
+from ats.services.applications import RELATED_SQL
+from ats.views import (
+    Address,
+    ApplicationView,
+    Candidate,
+    Consent,
+    DocumentView,
+    HistoryEntry,
+    JobRef,
+    NoteView,
+    Ref,
+)
 
 STATUSES = ("new", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
 FULL_SCOPE_ROLES = ("admin", "recruiter", "compliance")
@@ -100,25 +113,11 @@ SORT_KEYS = {
     "name": "lower(applications.name)",
     "status": "applications.status_rank",
 }
-BATCHES = {
-    "status_history": (
-        "SELECT status_history.application_id, status_history.status, status_history.changed_at, "
-        "status_history.changed_by_id, status_history.changed_by_name, status_history.note, "
-        "status_history.reason \nFROM status_history \nWHERE status_history.application_id = ANY (%(ids)s::UUID[]) "
-        "ORDER BY status_history.application_id, status_history.changed_at, status_history.id"
-    ),
-    "notes": (
-        "SELECT notes.application_id, notes.id, notes.content, notes.internal, notes.author_id, "
-        "notes.author_name, notes.created_at, notes.updated_at \nFROM notes \n"
-        "WHERE notes.application_id = ANY (%(ids)s::UUID[]) ORDER BY notes.application_id, notes.created_at, notes.id"
-    ),
-    "documents": (
-        "SELECT documents.application_id, documents.id, documents.type, documents.filename, "
-        "documents.mime_type, documents.size, documents.upload_status \nFROM documents \n"
-        "WHERE documents.application_id = ANY (%(ids)s::UUID[]) "
-        "ORDER BY documents.application_id, documents.created_at, documents.id"
-    ),
-}
+# The app's one statement for a page's history, notes and documents, in psycopg's parameter style.
+RELATED = RELATED_SQL.text.replace(":ids", "%(ids)s").replace(":api_base", "%(api_base)s")
+HISTORY = msgspec.json.Decoder(list[HistoryEntry])
+NOTES = msgspec.json.Decoder(list[NoteView])
+DOCUMENTS = msgspec.json.Decoder(list[DocumentView])
 
 
 class BadQuery(Exception):
@@ -265,94 +264,7 @@ def list_statements(f: Filters, account_id: uuid.UUID) -> Statements:
     return Statements(count_sql, params, page_sql, page_params, page, total)
 
 
-def batch_statement(table: str, ids: list[uuid.UUID]) -> tuple[str, dict[str, Any]]:
-    return BATCHES[table], {"ids": ids}
-
-
 # ---- the response (the same field names and order as ats.views and api.schemas) ----
-
-
-class Ref(msgspec.Struct):
-    id: uuid.UUID
-    name: str | None
-
-
-class JobRef(msgspec.Struct):
-    id: uuid.UUID
-    title: str
-
-
-class HistoryEntry(msgspec.Struct):
-    status: str
-    changed_at: datetime
-    changed_by: Ref | None
-    note: str | None
-    reason: str | None
-
-
-class Address(msgspec.Struct):
-    street: str | None
-    postal_code: str | None
-    city: str | None
-    country: str | None
-
-
-class Candidate(msgspec.Struct):
-    name: str
-    salutation: str | None
-    first_name: str | None
-    last_name: str | None
-    email: str
-    phone: str | None
-    address: Address
-
-
-class DocumentView(msgspec.Struct):
-    id: uuid.UUID
-    type: str
-    filename: str
-    mime_type: str | None
-    size: int | None
-    upload_status: str
-    url: str
-
-
-class NoteView(msgspec.Struct):
-    id: uuid.UUID
-    content: str
-    internal: bool
-    author: Ref | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class Consent(msgspec.Struct):
-    privacy_policy: bool
-    privacy_policy_version: str | None
-    talent_pool: bool
-    consented_at: datetime | None
-    ip_address: str | None
-
-
-class ApplicationView(msgspec.Struct):
-    id: uuid.UUID
-    job: JobRef
-    status: str
-    stage: Ref
-    status_history: list[HistoryEntry]
-    candidate: Candidate
-    documents: list[DocumentView]
-    cover_letter: str | None
-    custom_fields: dict[str, Any]
-    rating: float | None
-    rating_count: int
-    notes: list[NoteView]
-    consent: Consent
-    source: str | None
-    legal_hold: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
 
 
 class PageMeta(msgspec.Struct):
@@ -411,7 +323,7 @@ class Baseline:
                     url,
                     min_size=size,
                     max_size=size + overflow,
-                    kwargs={"connect_timeout": 3, "application_name": "ats-baseline"},
+                    kwargs={"connect_timeout": 3, "application_name": "ats-baseline", "options": "-c timezone=UTC"},
                     check=_ping,
                     open=False,
                 )
@@ -487,25 +399,11 @@ class Baseline:
             found = await (await conn.execute(STAGES_SQL, {"account_id_1": account_id})).fetchall()
             stages = {status: (stage_id, name) for status, stage_id, name in found}
             self.stages[account_id] = stages
-        ids = [r[0] for r in rows]
-        history: dict[uuid.UUID, list[HistoryEntry]] = defaultdict(list)
-        sql, params = batch_statement("status_history", ids)
-        for app_id, status, at, by_id, by_name, note, reason in await (await conn.execute(sql, params)).fetchall():
-            history[app_id].append(HistoryEntry(status, at, Ref(by_id, by_name) if by_id else None, note, reason))
-        notes: dict[uuid.UUID, list[NoteView]] = defaultdict(list)
-        sql, params = batch_statement("notes", ids)
-        for app_id, note_id, content, internal, author_id, author_name, created, updated in await (
-            await conn.execute(sql, params)
-        ).fetchall():
-            author = Ref(author_id, author_name) if author_id else None
-            notes[app_id].append(NoteView(note_id, content, internal, author, created, updated))
-        documents: dict[uuid.UUID, list[DocumentView]] = defaultdict(list)
-        sql, params = batch_statement("documents", ids)
-        for app_id, doc_id, doc_type, filename, mime, size, upload_status in await (
-            await conn.execute(sql, params)
-        ).fetchall():
-            url = f"{API_BASE}/applications/{app_id}/documents/{doc_id}"
-            documents[app_id].append(DocumentView(doc_id, doc_type, filename, mime, size, upload_status, url))
+        params = {"ids": [r[0] for r in rows], "api_base": API_BASE}
+        related = {
+            app_id: (HISTORY.decode(history), NOTES.decode(notes), DOCUMENTS.decode(documents))
+            for app_id, history, notes, documents in await (await conn.execute(RELATED, params)).fetchall()
+        }
         views = []
         for r in rows:
             app_id = r[0]
@@ -517,14 +415,14 @@ class Baseline:
                     job=JobRef(r[2], r[JOB_TITLE]),
                     status=r[3],
                     stage=Ref(stage_id, stage_name),
-                    status_history=history[app_id],
+                    status_history=related[app_id][0],
                     candidate=Candidate(r[7], r[8], r[9], r[10], r[11], r[12], Address(r[13], r[14], r[15], r[16])),
-                    documents=documents[app_id],
+                    documents=related[app_id][2],
                     cover_letter=r[17],
                     custom_fields=r[18],
                     rating=round(rating_total / rating_count, 2) if rating_count else None,
                     rating_count=rating_count,
-                    notes=notes[app_id],
+                    notes=related[app_id][1],
                     consent=Consent(r[20], r[21], r[22], r[23], r[24]),
                     source=r[19],
                     legal_hold=r[25],

@@ -315,7 +315,7 @@ def baseline_statements(url: str, account_id: uuid.UUID, page_ids: list[uuid.UUI
         out.append((q.count_sql, q.count_params))
     out.append((q.page_sql, q.page_params))
     if page_ids:
-        out += [baseline_app.batch_statement(t, page_ids) for t in ("status_history", "notes", "documents")]
+        out.append((baseline_app.RELATED, {"ids": page_ids, "api_base": baseline_app.API_BASE}))
     return out
 
 
