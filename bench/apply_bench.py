@@ -54,10 +54,10 @@ from .harness import (
     conninfo,
     cpu_ticks,
     create_account_and_job,
-    embedded,
     login,
     machine_load,
     postgres_ticks,
+    run_with_services,
     section,
     server_env,
     start_server,
@@ -353,13 +353,7 @@ def run(args: argparse.Namespace) -> int:
     )
     machine_load(summary)
     section("services")
-    servers: list[Server] = []
-    with embedded(args.keep_data) as (settings, services):
-        try:
-            return _run(args, settings, services, servers, summary, started)
-        finally:
-            for server in servers:
-                server.stop()
+    return run_with_services(args, summary, started, _run)
 
 
 def _run(

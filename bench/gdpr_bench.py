@@ -55,9 +55,9 @@ from .harness import (
     conninfo,
     cpu_ticks,
     create_account_and_job,
-    embedded,
     login,
     machine_load,
+    run_with_services,
     section,
     server_env,
     start_server,
@@ -365,13 +365,7 @@ def run(args: argparse.Namespace) -> int:
     )
     machine_load(summary)
     section("services")
-    servers: list[Server] = []
-    with embedded(args.keep_data) as (settings, services):
-        try:
-            return _run(args, settings, services, servers, summary, started)
-        finally:
-            for server in servers:
-                server.stop()
+    return run_with_services(args, summary, started, _run)
 
 
 def _run(

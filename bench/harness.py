@@ -6,6 +6,7 @@ its defaults (uvloop and httptools when installed), no access log, settings as `
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,3 +244,17 @@ def login(base: str) -> str:
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
+
+
+BenchBody = Callable[[argparse.Namespace, Settings, EmbeddedServices, list[Server], Summary, float], int]
+
+
+def run_with_services(args: argparse.Namespace, summary: Summary, started: float, body: BenchBody) -> int:
+    """Fresh embedded services around ``body``; every server it starts (appended to the list) is stopped."""
+    servers: list[Server] = []
+    with embedded(args.keep_data) as (settings, services):
+        try:
+            return body(args, settings, services, servers, summary, started)
+        finally:
+            for server in servers:
+                server.stop()

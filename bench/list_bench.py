@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -29,16 +28,12 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -47,12 +42,22 @@ import httpx
 import psycopg
 
 from ats import migrate
-from ats.embedded import EmbeddedServices, ensure_services
-from ats.settings import Settings, load_settings
+from ats.embedded import EmbeddedServices
+from ats.settings import Settings
 
 from . import baseline_app, seed
+from .harness import (
+    ROOT,
+    Server,
+    Summary,
+    cpu_ticks,
+    postgres_ticks,
+    run_with_services,
+    section,
+    server_env,
+    start_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1/applications"
 FILTERED = {"status": "interview", "orderby": "date", "order": "desc", "per_page": "20"}
 DEEP_PAGE = 10_000
@@ -68,51 +73,7 @@ def _q(params: dict[str, str]) -> str:
     return API + "?" + urlencode(params)
 
 
-@dataclass
-class Summary:
-    lines: list[tuple[str, str]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, name: str, value: str) -> None:
-        self.lines.append((name, value))
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
-        print(f"  !! {text}", flush=True)
-
-
-def section(title: str) -> None:
-    print(f"\n== {title} ==", flush=True)
-
-
 # ---- processes ----
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def pool_sizes(settings: Settings) -> dict[str, str]:
@@ -122,68 +83,6 @@ def pool_sizes(settings: Settings) -> dict[str, str]:
     engine = create_engine(str(settings.database_url), pool_size=settings.database_pool_size)
     pool: Any = engine.sync_engine.pool
     return {"BENCH_POOL_SIZE": str(pool.size()), "BENCH_POOL_OVERFLOW": str(pool._max_overflow)}
-
-
-def server_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATS_", "BENCH_"))}
-    env.update(
-        ATS_DATA_DIR=str(settings.data_dir),
-        ATS_DATABASE_URL=str(settings.database_url),
-        ATS_S3_ENDPOINT_URL=str(settings.s3_endpoint_url),
-        ATS_S3_ACCESS_KEY_ID=str(settings.s3_access_key_id),
-        ATS_S3_SECRET_ACCESS_KEY=str(settings.s3_secret_access_key),
-        ATS_LOG_LEVEL="warning",
-        ATS_DEMO_ACCOUNT="false",
-        ATS_ACCESS_TOKEN_TTL="4h",
-        BENCH_DATABASE_URL=seed.conninfo(settings),
-    )
-    env.update(extra)
-    return env
-
-
-def start_server(name: str, target: str, env: dict[str, str], logs: Path, *, factory: bool) -> Server:
-    """uvicorn with one worker and its defaults (uvloop and httptools when installed), no access log."""
-    port = free_port()
-    log = logs / f"{name}.log"
-    args = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--log-level", "warning", "--no-access-log", *(["--factory"] if factory else [])]
-    out = log.open("wb")
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    out.close()
-    server = Server(name, process, port, log)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early:\n{log.read_text()[-3000:]}")
-        try:
-            httpx.get(server.base + "/health/live", timeout=2)
-            return server
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not answer in 60 s:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.2)
-
-
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def postgres_ticks(postmaster: int) -> int:
-    """CPU of the whole cluster: live processes, plus what the postmaster collected from exited ones."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(stat.parent.name)
-        if pid == postmaster:
-            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-        elif int(fields[1]) == postmaster:
-            total += int(fields[11]) + int(fields[12])
-    return total
 
 
 # ---- the in-process part: statements, counts, the baseline's statements ----
@@ -483,21 +382,6 @@ class PgInfo:
 # ---- the run ----
 
 
-@contextlib.contextmanager
-def embedded(keep: bool) -> Iterator[tuple[Settings, EmbeddedServices]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="ats-bench-list-"))
-    env = {"ATS_DATA_DIR": str(data_dir), "ATS_EMBEDDED_FAST": "true", "ATS_DEMO_ACCOUNT": "false"}
-    settings, services = ensure_services(load_settings(env))
-    try:
-        yield settings, services
-    finally:
-        services.stop(kill_s3=True)
-        if keep:
-            print(f"\n(data kept in {data_dir})")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-
 def run(args: argparse.Namespace) -> int:
     summary = Summary()
     started = time.perf_counter()
@@ -507,13 +391,7 @@ def run(args: argparse.Namespace) -> int:
         f"c={args.concurrency} {args.warmup:g}s warm-up + {args.duration:g}s",
         flush=True,
     )
-    servers: list[Server] = []
-    with embedded(args.keep_data) as (settings, services):
-        try:
-            return _run(args, settings, services, servers, summary, started)
-        finally:
-            for server in servers:
-                server.stop()
+    return run_with_services(args, summary, started, _run)
 
 
 def _run(
@@ -810,15 +688,7 @@ def _run(
     if not trigram:
         summary.problem("the search does not use ix_applications_search_trgm")
 
-    section("summary")
-    width = max(len(k) for k, _ in summary.lines)
-    for name, value in summary.lines:
-        print(f"  {name:<{width}}  {value}")
-    print(f"  {'total run time':<{width}}  {time.perf_counter() - started:.0f} s")
-    if summary.problems:
-        print("  findings:")
-        for p in summary.problems:
-            print(f"    - {p.splitlines()[0]}")
+    summary.print(started)
     return 0
 
 
