@@ -99,6 +99,9 @@ class GdprController(Controller):
         data_json = await anyio.to_thread.run_sync(to_json_bytes, bundle)
         report = await anyio.to_thread.run_sync(render_pdf, bundle)
         store = runtime.documents
+        if files:
+            # Once the stream has started a failure can only cut it short: ask S3 first (503, no audit).
+            await anyio.to_thread.run_sync(store.ping)
         sources = [(safe_filename(*split_extension(name)), _chunks_of(store, key)) for name, key in files]
         headers["Content-Disposition"] = content_disposition(f"{stem}.zip")
         # A sync iterator: Litestar pulls it in a worker thread, one chunk at a time.

@@ -331,3 +331,25 @@ async def test_concurrent_erasures_of_one_application(account: Account, client: 
     url = f"/api/v1/applications/{app['id']}"
     responses = await asyncio.gather(*(client.delete(url, headers=account.headers) for _ in range(3)))
     assert sorted(r.status_code for r in responses) == [200, 404, 404]
+
+
+async def test_another_accounts_application_cannot_be_erased_or_swept(
+    account: Account, other_account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    job = await make_job(other_account)
+    theirs = await make_application(other_account, job["id"])
+    await move(client, other_account.headers, theirs["id"], "rejected")
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(Application)
+            .where(Application.id == uuid.UUID(theirs["id"]))
+            .values(
+                status_changed_at=Application.status_changed_at - timedelta(days=runtime.settings.retention_days + 1)
+            )
+        )
+    problem(await client.delete(f"/api/v1/applications/{theirs['id']}", headers=account.headers), 404)
+    mine = (await client.post("/api/v1/retention/run", headers=account.headers)).json()["data"]
+    assert theirs["id"] not in mine["erased"]
+    assert (await client.get(f"/api/v1/applications/{theirs['id']}", headers=other_account.headers)).status_code == 200
+    _, compliance = await account.user("compliance")
+    problem(await client.delete(f"/api/v1/applications/{theirs['id']}", headers=compliance), 404)

@@ -117,6 +117,9 @@ async def test_complete_and_download_with_s3_down(throwaway_s3: tuple[Settings, 
         s3.stop(kill=True)
 
         problem(await client.get(document_url, headers=account.headers), 503)
+        export = f"/api/v1/applications/{application['id']}/export"
+        problem(await client.get(f"{export}?format=zip", headers=account.headers), 503)
+        assert (await client.get(export, headers=account.headers)).status_code == 200  # JSON needs no S3
         problem(await client.delete(document_url, headers=account.headers), 503)
         completion = await client.post(
             f"/public/v1/applicant_documents/{pending['id']}/complete",

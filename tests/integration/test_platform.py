@@ -83,7 +83,11 @@ async def test_postgres_stopped_gives_503_never_500(settings: Settings) -> None:
             problem(login, 503, "service_unavailable")
             me = await client.get("/api/v1/me", headers={"Authorization": "Bearer ats_at_x"})
             problem(me, 503, "service_unavailable")
-            for response in (ready, login, me):
+            postings = await client.get("/public/v1/job_postings")
+            assert postings.status_code == 503
+            assert postings.headers["content-type"].startswith("application/vnd.api+json")
+            assert postings.json()["errors"][0]["code"] == "service_unavailable"
+            for response in (ready, login, me, postings):
                 assert "Traceback" not in response.text and "SELECT" not in response.text
             pg.start()
             assert (await client.get("/health/ready")).status_code == 200
