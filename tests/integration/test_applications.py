@@ -527,3 +527,19 @@ async def test_search_and_name_order_are_unicode_aware(account: Account, client:
             break
         cursor = f"&cursor={page['meta']['next_cursor']}"
     assert sorted(seen) == sorted(["Ömer Öztürk", "Zoë Åberg", "anna Ärm"]) and len(seen) == 3
+
+
+async def test_concurrent_ratings_keep_the_mean_right(account: Account, client: AsyncTestClient[Litestar]) -> None:
+    job = await make_job(account)
+    app = await make_application(account, job["id"])
+    reviewers = [await account.user("recruiter") for _ in range(4)]
+    url = f"/api/v1/applications/{app['id']}/rating"
+    responses = await asyncio.gather(
+        *(
+            client.put(url, json={"rating": score}, headers=headers)
+            for score, (_, headers) in zip((1, 2, 4, 5), reviewers, strict=True)
+        )
+    )
+    assert all(r.status_code == 200 for r in responses)
+    view = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
+    assert view["rating_count"] == 4 and view["rating"] == 3.0

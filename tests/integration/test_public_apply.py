@@ -369,3 +369,16 @@ async def test_recruiter_upload_over_the_limit_is_413(
     )
     problem(response, 413, "payload_too_large")
     assert await count_rows(runtime, account) == (1, 0)
+
+
+async def test_concurrent_applies_with_one_email_create_one(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    job = await make_job(account)
+    bodies = [apply_body(job["id"], email="Twice@Example.com", documents=[]) for _ in range(4)]
+    responses = await asyncio.gather(*(post_apply(client, body) for body in bodies))
+    assert sorted(r.status_code for r in responses) == [201, 422, 422, 422]
+    for response in responses:
+        if response.status_code == 422:
+            assert pointers(response) == {"/data/attributes/email"}
+    assert await count_rows(runtime, account) == (1, 0)
