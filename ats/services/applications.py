@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit, events
 from ..auth import Principal
-from ..db import new_id, utcnow
+from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
 from ..models import Application, Document, JobPosting, Note, StatusChange
 from ..pipeline import Status, check_move, parse_status
@@ -123,7 +123,7 @@ async def create_application(
     try:
         await session.flush()
     except IntegrityError as exc:
-        if _constraint(exc) != "uq_applications_job_id_email":
+        if constraint_name(exc) != "uq_applications_job_id_email":
             raise
         raise _duplicate_error(email_pointer, principal) from None
     await audit.record(
@@ -137,11 +137,6 @@ async def create_application(
     )
     events.queue(session, "application.created", application_id=application.id, account_id=job.account_id)
     return application
-
-
-def _constraint(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None)
 
 
 def _duplicate_error(pointer: str, principal: Principal) -> Exception:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
 from ..auth import Principal, hash_password
-from ..db import new_id, utcnow
+from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed
 from ..models import AuthToken, User
 from ..roles import ROLES
@@ -63,9 +63,10 @@ async def insert_user(
     )
     session.add(user)
     try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
+        await session.flush()  # the unique index settles a concurrent create with the same email
+    except IntegrityError as exc:
+        if constraint_name(exc) != "uq_users_account_id_email":
+            raise
         raise AlreadyExists("A user with this email already exists in the account") from None
     return user
 

@@ -114,3 +114,13 @@ async def test_api_keys_shown_once_usable_and_revocable(account: Account, client
     problem(await client.get("/api/v1/me", headers=key_headers), 401)
     revoked = (await client.get(f"/api/v1/api-keys/{key['id']}", headers=account.headers)).json()["data"]
     assert revoked["revoked_at"] is not None
+
+
+async def test_concurrent_creates_with_one_email(account: Account, client: AsyncTestClient[Litestar]) -> None:
+    import asyncio
+
+    body = {"email": "same@example.com", "name": "S", "role": "recruiter", "password": PASSWORD}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/users", json=body, headers=account.headers) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409]
