@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ats.auth import Principal
 from ats.errors import NotFound
 from ats.runtime import Runtime
-from ats.services import accounts, sessions, users
+from ats.services import accounts, logins, users
 
 from .deps import COMMIT_ON_ERROR, client_ip, provide_principal
 from .schemas import Input, One
@@ -48,7 +48,7 @@ class Me(msgspec.Struct):
     account: AccountRef
 
 
-def _token_response(pair: sessions.TokenPair) -> TokenResponse:
+def _token_response(pair: logins.TokenPair) -> TokenResponse:
     return TokenResponse(pair.access_token, "Bearer", pair.expires_in, pair.refresh_token)
 
 
@@ -62,7 +62,7 @@ class AuthController(Controller):
     ) -> TokenResponse:
         """Log in with email and password; wrong credentials get one generic 401."""
         db_session.info[COMMIT_ON_ERROR] = True  # failed logins stay in the audit log
-        pair = await sessions.login(
+        pair = await logins.login(
             db_session,
             email=data.email,
             password=data.password,
@@ -78,7 +78,7 @@ class AuthController(Controller):
     async def refresh(self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime) -> TokenResponse:
         """A new pair; the used refresh token stops working (a reuse ends the whole session)."""
         db_session.info[COMMIT_ON_ERROR] = True  # a detected reuse revokes the family even on 401
-        pair = await sessions.refresh(
+        pair = await logins.refresh(
             db_session,
             data.refresh_token,
             access_ttl=runtime.settings.access_token_ttl,
@@ -88,7 +88,7 @@ class AuthController(Controller):
 
     @post("/logout", status_code=204, dependencies={"principal": Provide(provide_principal)})
     async def logout(self, db_session: AsyncSession, principal: Principal) -> None:
-        await sessions.logout(db_session, principal)
+        await logins.logout(db_session, principal)
 
 
 class MeController(Controller):

@@ -21,7 +21,7 @@ from ats.auth import Principal
 from ats.errors import BadRequest, FieldError, Forbidden, MalformedRequest, Unauthorized, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import sessions
+from ats.services import logins
 
 from .errors import field_error_from_msgspec
 from .jsonapi import negotiate
@@ -81,7 +81,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         # The request's own session: the handler's work continues on this connection.
         session = runtime.sessions()
         connection.scope[SCOPE_SESSION] = session  # type: ignore[literal-required]
-        principal = await sessions.authenticate(session, secret.strip())
+        principal = await logins.authenticate(session, secret.strip())
         if principal is None:
             raise Unauthorized("The token is invalid, expired or revoked")
         return AuthenticationResult(user=principal, auth=None)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from ats.storage import ObjectMissing, StorageUnavailable
 from botocore.exceptions import BotoCoreError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -17,7 +18,6 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ats.errors import DomainError, FieldError, ServiceUnavailable
-from storage import ObjectMissing, StorageUnavailable
 
 log = logging.getLogger("ats.errors")
 

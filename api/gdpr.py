@@ -9,6 +9,8 @@ from typing import Annotated
 
 import anyio.to_thread
 import msgspec
+from ats.exports import render_pdf, stream_zip, to_json_bytes
+from ats.storage import Documents, safe_filename
 from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
 from litestar.response import Stream
@@ -20,8 +22,6 @@ from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import erasure, exports, retention
 from ats.services.documents import split_extension
-from exports import render_pdf, stream_zip, to_json_bytes
-from storage import Documents, safe_filename
 
 from .deps import provide_principal, requires
 from .documents import content_disposition

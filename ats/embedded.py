@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from storage.embedded import EmbeddedS3, free_port, port_open
+from ats.storage.embedded import EmbeddedS3, free_port, port_open
 
 from .settings import Settings
 

@@ -1,4 +1,8 @@
-"""``ATSPlugin``: the whole API as one Litestar plugin; the standalone app is this plugin alone."""
+"""``ATSPlugin``: the whole API as one Litestar plugin; the standalone app is this plugin alone.
+
+This is the composition root: the one module (with ``ats.app``) that imports the web layer (``ats.api``) and
+wires it to the domain. import-linter keeps everything else from doing so.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +26,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import events
-from .jobs import background_jobs
+from .api.deps import STATE_KEY, runtime_of
+from .api.errors import by_path
+from .api.logging import configure_logging, request_logging_middleware
+from .api.routes import build_routers
 from .runtime import Runtime
 from .settings import Settings, load_settings
+from .worker import background_jobs
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -51,6 +59,11 @@ class ATSConfig:
         return dataclasses.replace(base, **self.overrides) if self.overrides else base
 
 
+def app_runtime(app: Litestar) -> Runtime:
+    """The running ATS of an app that mounts the plugin (after start-up): its engine, sessions, documents."""
+    return runtime_of(app.state)
+
+
 class ATSPlugin(InitPlugin):
     """Adds the recruiter API, the public API and health checks, with their state and error handlers."""
 
@@ -58,14 +71,8 @@ class ATSPlugin(InitPlugin):
         self.config = config or ATSConfig()
         self.settings = self.config.resolved_settings()
         self.prefix = "/" + self.config.path_prefix.strip("/") if self.config.path_prefix.strip("/") else ""
-        self.runtime: Runtime | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        # The plugin is the composition root: the only place in ``ats`` that knows the web layer.
-        from api.errors import by_path
-        from api.logging import configure_logging, request_logging_middleware
-        from api.routes import build_routers
-
         configure_logging(self.settings.log_format, self.settings.log_level)
         app_config.route_handlers.extend(
             build_routers(self.prefix, self.settings.max_body_bytes, self.settings.max_upload_bytes)
@@ -90,8 +97,6 @@ class ATSPlugin(InitPlugin):
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        from api.deps import STATE_KEY
-
         settings = self.settings
         if settings.database_url is None or settings.s3_endpoint_url is None:
             from .embedded import ensure_services
@@ -106,7 +111,6 @@ class ATSPlugin(InitPlugin):
         except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.
             log.warning("document storage not ready at start: %s", type(exc).__name__)
         app.state[STATE_KEY] = runtime
-        self.runtime = runtime
         jobs = asyncio.create_task(background_jobs(runtime)) if self.config.background_jobs else None
         try:
             yield

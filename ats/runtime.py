@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage import Documents, make_client
+from ats.storage import Documents, make_client
 
 from . import events
 from .db import create_engine, session_factory

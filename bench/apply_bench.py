@@ -40,8 +40,8 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 import psycopg
+from ats.api.public_apply import STORAGE_CHECK_MAX_AGE
 
-from api.public_apply import STORAGE_CHECK_MAX_AGE
 from ats.embedded import EmbeddedServices
 from ats.settings import Settings
 
@@ -270,8 +270,8 @@ async def capture_statements(settings: Settings, job_id: uuid.UUID) -> list[tupl
     from litestar.testing import AsyncTestClient
     from sqlalchemy import event
 
-    from api.deps import STATE_KEY
     from ats.app import create_app
+    from ats.plugin import app_runtime
 
     app = create_app(
         dataclasses.replace(settings, log_level="warning", demo_account=False, public_rate_limit=int(RATE_LIMIT))
@@ -279,7 +279,7 @@ async def capture_statements(settings: Settings, job_id: uuid.UUID) -> list[tupl
     headers = {"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE}
     current: list[tuple[str, Any]] = []
     async with AsyncTestClient(app=app, timeout=60) as client:
-        engine = app.state[STATE_KEY].engine
+        engine = app_runtime(app).engine
 
         def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
             current.append((statement, parameters))

@@ -40,9 +40,9 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+from ats.api.gdpr import ZIP_CHUNK
 from boto3.s3.transfer import TransferConfig
 
-from api.gdpr import ZIP_CHUNK
 from ats.embedded import EmbeddedServices
 from ats.runtime import Runtime
 from ats.settings import Settings

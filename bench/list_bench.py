@@ -102,8 +102,8 @@ async def in_process(
     from litestar.testing import AsyncTestClient
     from sqlalchemy import event
 
-    from api.deps import STATE_KEY
     from ats.app import create_app
+    from ats.plugin import app_runtime
 
     app = create_app(dataclasses.replace(settings, log_level="warning", demo_account=False))
     headers = {"Authorization": f"Bearer {token}"}
@@ -111,7 +111,7 @@ async def in_process(
     counts: dict[int, int] = {}
     async with AsyncTestClient(app=app, timeout=120) as client:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # Litestar's default logging set it to INFO
-        engine = app.state[STATE_KEY].engine
+        engine = app_runtime(app).engine
         current: list[tuple[str, Any]] = []
 
         def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -135,12 +135,12 @@ async def in_process(
 
 async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: int) -> dict[str, float]:
     """CPU of this process per call (ms), sequential, for the pieces of one request, app vs baseline."""
+    from ats.api.paging import page_meta
+    from ats.api.schemas import Many
     from litestar.serialization import encode_json
 
-    from api.paging import page_meta
-    from api.schemas import Many
     from ats.runtime import Runtime
-    from ats.services import applications, sessions
+    from ats.services import applications, logins
 
     query = urlsplit(url).query
     runtime = Runtime.create(settings)
@@ -158,12 +158,12 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
 
         async def authenticate() -> Any:
             async with runtime.sessions() as session:
-                return await sessions.authenticate(session, token)
+                return await logins.authenticate(session, token)
 
         async def auth_and_list() -> Any:
             # As a request runs it: the middleware's session, its token lookup, the list in it, commit.
             async with runtime.sessions() as session:
-                principal = await sessions.authenticate(session, token)
+                principal = await logins.authenticate(session, token)
                 assert principal is not None
                 page = await applications.list_applications(session, principal, filters, api_base="/api/v1")
                 await session.commit()

@@ -65,9 +65,9 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 @pytest.fixture(scope="session")
 def runtime(app: Litestar, client: AsyncTestClient[Litestar]) -> Runtime:
-    from api.deps import STATE_KEY
+    from ats.plugin import app_runtime
 
-    found: Runtime = app.state[STATE_KEY]
+    found: Runtime = app_runtime(app)
     return found
 
 

@@ -18,8 +18,8 @@ import anyio.to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
-from storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
+from ats.storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
+from ats.storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
 
 from .. import audit, events
 from ..auth import Principal, hash_secret, new_secret

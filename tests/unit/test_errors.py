@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from api.errors import field_error_from_msgspec, pointer_from_path
+from ats.api.errors import field_error_from_msgspec, pointer_from_path
+
 from ats.ratelimit import RateLimiter
 
 

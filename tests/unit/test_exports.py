@@ -17,9 +17,7 @@ from typing import Any
 
 import msgspec
 import pytest
-
-import exports
-from exports import (
+from ats.exports import (
     SCHEMA_ID,
     ExportBundle,
     ExportDocument,
@@ -32,7 +30,9 @@ from exports import (
     to_json_bytes,
     unique_names,
 )
-from exports.pdf import _size, as_text, humanise, markup
+from ats.exports.pdf import _size, as_text, humanise, markup
+
+from ats import exports
 
 SCHEMA_PATH = Path(exports.__file__).parent / "schema" / "application-export-v1.json"
 TOP_LEVEL = [

@@ -6,9 +6,9 @@ import io
 import random
 
 import pytest
+from ats.storage import ALLOWED_EXTENSIONS, MIME_TYPES, check_signature, safe_filename
+from ats.storage.filetypes import DOCX_MIME, RangeReader
 
-from storage import ALLOWED_EXTENSIONS, MIME_TYPES, check_signature, safe_filename
-from storage.filetypes import DOCX_MIME, RangeReader
 from tests.samples import (
     CONTENT_TYPES,
     DOCUMENT,

@@ -10,7 +10,7 @@ import logging
 
 from .runtime import Runtime
 
-log = logging.getLogger("ats.jobs")
+log = logging.getLogger("ats.worker")
 
 
 async def run_once(runtime: Runtime) -> None:
