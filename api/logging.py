@@ -1,4 +1,8 @@
-"""One structured line per request, with a request id and never a query string (it can hold names)."""
+"""One structured line per request, with a request id and never a query string (it can hold names).
+
+Every record logged while a request is handled (by the API or a service such as ``ats.erasure``)
+carries that request's id: the middleware sets a context variable, a filter on the handler copies it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,25 @@ import logging
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("ats.request")
+
+#: The id of the request being handled in this context (``None`` outside a request).
+current_request_id: ContextVar[str | None] = ContextVar("ats_request_id", default=None)
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps ``record.request_id`` with the current request's id (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get() or "-"
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,6 +40,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", None)
+        if request_id and request_id != "-":
+            payload["request_id"] = request_id
         payload.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[0] is not None:
             payload["error"] = record.exc_info[0].__name__
@@ -33,7 +54,8 @@ def configure_logging(fmt: str, level: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger("ats")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -47,11 +69,13 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
             return
         request_id = str(uuid.uuid4())
         for name, value in scope.get("headers", []):
-            if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+            # Printable only: the id goes into every text log line, where a newline would forge one.
+            if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii() and value.decode().isprintable():
                 request_id = value.decode()
                 break
         status = {"code": 500}
         started = time.perf_counter()
+        token = current_request_id.set(request_id)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -70,13 +94,16 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 "status": status["code"],
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             }
-            log.info(
-                "%s %s %s %sms",
-                fields["method"],
-                fields["path"],
-                fields["status"],
-                fields["duration_ms"],
-                extra={"fields": fields},
-            )
+            try:
+                log.info(
+                    "%s %s %s %sms",
+                    fields["method"],
+                    fields["path"],
+                    fields["status"],
+                    fields["duration_ms"],
+                    extra={"fields": fields},
+                )
+            finally:
+                current_request_id.reset(token)
 
     return middleware

@@ -1,20 +1,42 @@
-"""One typed settings object, parsed once from ``ATS_*`` environment variables."""
+"""One typed settings object, parsed once from ``ATS_*`` environment variables.
+
+Each field is declared once: its type, its default and its parser (``setting(default, parse)``);
+``load_settings`` reads field ``foo_bar`` from ``ATS_FOO_BAR`` with that parser.
+"""
+
+# RUF009: ``setting()`` returns a ``dataclasses.Field`` (as ``field()`` does), not a shared mutable default.
+# ruff: noqa: RUF009
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PREFIX = "ATS_"
+
+log = logging.getLogger("ats.settings")
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
     """A variable holds a value that cannot be used; the message names the variable."""
+
+
+def setting(default: T, parse: Callable[[str], T], *, secret: bool = False) -> T:
+    """A field read from its ``ATS_*`` variable with ``parse``; a ``secret`` value is never echoed in an error."""
+    return field(default=default, metadata={"parse": parse, "secret": secret})
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
@@ -27,6 +49,18 @@ def parse_duration(raw: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise ValueError("expected a positive duration such as 900, 15m, 24h or 30d")
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _parse_text(raw: str) -> str:
+    return raw.strip()
+
+
+def _parse_optional_text(raw: str) -> str | None:
+    return raw.strip()
+
+
+def _parse_path(raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
 
 
 def _parse_bool(raw: str) -> bool:
@@ -52,73 +86,119 @@ def _parse_port(raw: str) -> int:
     return value
 
 
-def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_networks(raw: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
 
 
-def _parse_database_url(raw: str) -> str:
+_PERCENT_ENCODE = (
+    "it cannot be read unambiguously; percent-encode special characters in the user name and password "
+    "(@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25)"
+)
+
+
+def _parse_database_url(raw: str) -> str | None:
+    """A ``postgresql+psycopg://`` URL that SQLAlchemy (which hands its parts to psycopg) reads as RFC 3986 does.
+
+    A password with an unencoded ``@ : / #`` silently moves the host, port or database elsewhere;
+    such a URL is refused rather than connecting to the wrong place. No part of it is echoed back.
+    """
     url = raw.strip()
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if not url.startswith("postgresql+psycopg://"):
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
         raise ValueError("expected a postgresql+psycopg:// URL")
+    url = "postgresql+psycopg://" + rest
+    if "#" in url:
+        raise ValueError(_PERCENT_ENCODE)
+    try:
+        rfc = urlsplit(url)
+        rfc_port = rfc.port
+        parsed = make_url(url)
+    except (ValueError, ArgumentError):
+        raise ValueError(_PERCENT_ENCODE) from None
+    rfc_parts = (
+        unquote(rfc.username) if rfc.username is not None else None,
+        unquote(rfc.password) if rfc.password is not None else None,
+        (rfc.hostname or "").lower(),
+        rfc_port,
+        unquote(rfc.path[1:]) if rfc.path else None,
+    )
+    sqlalchemy_parts = (
+        parsed.username,
+        parsed.password,
+        (parsed.host or "").lower(),
+        parsed.port,
+        parsed.database,
+    )
+    if rfc.netloc.count("@") > 1 or rfc_parts != sqlalchemy_parts:
+        raise ValueError(_PERCENT_ENCODE)
     return url
 
 
-def _parse_url(raw: str) -> str:
+def _parse_url(raw: str) -> str | None:
     url = raw.strip()
     if not re.match(r"^[a-z][a-z0-9+.-]*://", url):
         raise ValueError("expected a URL such as http://host:port")
     return url
 
 
-def _choice(*allowed: str) -> Any:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return value
+LogFormat = Literal["text", "json"]
 
-    return parse
+
+def _parse_log_format(raw: str) -> LogFormat:
+    value = raw.strip().lower()
+    if value not in get_args(LogFormat):
+        raise ValueError(f"expected one of {', '.join(get_args(LogFormat))}")
+    return cast(LogFormat, value)
+
+
+def _parse_log_level(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"debug", "info", "warning", "error"}:
+        raise ValueError("expected one of debug, info, warning, error")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every knob of the service. Field ``foo_bar`` is read from ``ATS_FOO_BAR``."""
 
-    data_dir: Path = Path(".ats")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    database_url: str | None = None
-    database_pool_size: int = 20
-    s3_endpoint_url: str | None = None
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: str | None = None
-    s3_region: str = "us-east-1"
-    s3_bucket: str = "ats-documents"
-    s3_timeout: int = 5
-    log_format: Literal["text", "json"] = "text"
-    log_level: str = "INFO"
-    access_token_ttl: int = 900
-    refresh_token_ttl: int = 30 * 86400
-    api_key_ttl: int = 365 * 86400
-    login_rate_limit: int = 5
-    login_rate_window: int = 300
-    public_rate_limit: int = 20
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    upload_ttl: int = 24 * 3600
-    upload_url_ttl: int = 3600
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_body_bytes: int = 1024 * 1024
-    sweep_interval: int = 300
-    retention_days: int = 180
-    talent_pool_days: int = 730
-    smtp_url: str | None = None
-    smtp_from: str = "privacy@ats.invalid"
-    redis_url: str | None = None
-    demo_account: bool = True
-    embedded_fast: bool = False
-    workers: int = 1
+    data_dir: Path = setting(Path(".ats"), _parse_path)
+    host: str = setting("127.0.0.1", _parse_text)
+    port: int = setting(8000, _parse_port)
+    database_url: str | None = setting(None, _parse_database_url, secret=True)
+    database_pool_size: int = setting(20, _parse_positive_int)
+    s3_endpoint_url: str | None = setting(None, _parse_url)
+    s3_access_key_id: str | None = setting(None, _parse_optional_text)
+    s3_secret_access_key: str | None = setting(None, _parse_optional_text, secret=True)
+    s3_region: str = setting("us-east-1", _parse_text)
+    s3_bucket: str = setting("ats-documents", _parse_text)
+    s3_timeout: int = setting(5, parse_duration)
+    log_format: LogFormat = setting("text", _parse_log_format)
+    log_level: str = setting("INFO", _parse_log_level)
+    access_token_ttl: int = setting(900, parse_duration)
+    refresh_token_ttl: int = setting(30 * 86400, parse_duration)
+    api_key_ttl: int = setting(365 * 86400, parse_duration)
+    login_rate_limit: int = setting(5, _parse_positive_int)
+    login_rate_window: int = setting(300, parse_duration)
+    public_rate_limit: int = setting(20, _parse_positive_int)
+    trusted_proxies: tuple[Network, ...] = setting((), _parse_networks)
+    upload_ttl: int = setting(24 * 3600, parse_duration)
+    upload_url_ttl: int = setting(3600, parse_duration)
+    max_upload_bytes: int = setting(10 * 1024 * 1024, _parse_positive_int)
+    max_body_bytes: int = setting(1024 * 1024, _parse_positive_int)
+    sweep_interval: int = setting(300, parse_duration)
+    retention_days: int = setting(180, _parse_positive_int)
+    talent_pool_days: int = setting(730, _parse_positive_int)
+    smtp_url: str | None = setting(None, _parse_url, secret=True)  # may hold a password
+    smtp_from: str = setting("privacy@ats.invalid", _parse_text)
+    redis_url: str | None = setting(None, _parse_url, secret=True)  # may hold a password
+    demo_account: bool = setting(True, _parse_bool)
+    embedded_fast: bool = setting(False, _parse_bool)
+    workers: int = setting(1, _parse_positive_int)
+    # ``ATS_*`` variables that name no setting (each is warned about at load).
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -127,58 +207,42 @@ class Settings:
         return self.database_url is None
 
 
-_PARSERS: dict[str, Any] = {
-    "data_dir": lambda raw: Path(raw).expanduser(),
-    "host": str.strip,
-    "port": _parse_port,
-    "database_url": _parse_database_url,
-    "database_pool_size": _parse_positive_int,
-    "s3_endpoint_url": _parse_url,
-    "s3_access_key_id": str.strip,
-    "s3_secret_access_key": str.strip,
-    "s3_region": str.strip,
-    "s3_bucket": str.strip,
-    "s3_timeout": parse_duration,
-    "log_format": _choice(*get_args(Literal["text", "json"])),
-    "log_level": _choice("debug", "info", "warning", "error"),
-    "access_token_ttl": parse_duration,
-    "refresh_token_ttl": parse_duration,
-    "api_key_ttl": parse_duration,
-    "login_rate_limit": _parse_positive_int,
-    "login_rate_window": parse_duration,
-    "public_rate_limit": _parse_positive_int,
-    "trusted_proxies": _parse_networks,
-    "upload_ttl": parse_duration,
-    "upload_url_ttl": parse_duration,
-    "max_upload_bytes": _parse_positive_int,
-    "max_body_bytes": _parse_positive_int,
-    "sweep_interval": parse_duration,
-    "retention_days": _parse_positive_int,
-    "talent_pool_days": _parse_positive_int,
-    "smtp_url": _parse_url,
-    "smtp_from": str.strip,
-    "redis_url": _parse_url,
-    "demo_account": _parse_bool,
-    "embedded_fast": _parse_bool,
-    "workers": _parse_positive_int,
-}
+def variable(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return PREFIX + name.upper()
+
+
+SETTINGS = {variable(f.name): f for f in fields(Settings) if "parse" in f.metadata}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Parse ``ATS_*`` variables; raise :class:`SettingsError` naming the first bad one."""
+    """Parse ``ATS_*`` variables; raise :class:`SettingsError` naming the first bad one.
+
+    An empty variable means the default. An unknown ``ATS_*`` variable is kept in ``extra`` and
+    logged as a warning naming the closest known one (a typo would otherwise be silently ignored).
+    """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    known = {f.name for f in fields(Settings)} - {"extra"}
-    for name in known:
-        var = PREFIX + name.upper()
+    for var, spec in SETTINGS.items():
         raw = env.get(var)
-        if raw is None or (raw.strip() == "" and name not in {"trusted_proxies"}):
+        if raw is None or raw.strip() == "":
             continue
         try:
-            values[name] = _PARSERS[name](raw)
+            values[spec.name] = spec.metadata["parse"](raw)
         except ValueError as exc:
-            raise SettingsError(f"{var}={raw!r} is invalid: {exc}") from None
-    unknown = sorted(k for k in env if k.startswith(PREFIX) and k[len(PREFIX) :].lower() not in known)
+            shown = var if spec.metadata["secret"] else f"{var}={raw!r}"
+            raise SettingsError(f"{shown} is invalid: {exc}") from None
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in SETTINGS)
+    for var in unknown:
+        log.warning("%s", unknown_message(var))
     values["extra"] = {k: env[k] for k in unknown}
     values.update(overrides)
     return Settings(**values)
+
+
+def unknown_message(var: str) -> str:
+    """``unknown setting ATS_X``, with the closest known variable when one is close."""
+    known = {name[len(PREFIX) :].lower(): name for name in SETTINGS}
+    close = difflib.get_close_matches(var[len(PREFIX) :].lower(), known, n=1)
+    hint = f"; did you mean {known[close[0]]}?" if close else " (ignored)"
+    return f"unknown setting {var}{hint}"

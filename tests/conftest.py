@@ -1,4 +1,7 @@
-"""Real PostgreSQL and S3 for the whole run (embedded unless ATS_DATABASE_URL / ATS_S3_ENDPOINT_URL are set).
+"""Real PostgreSQL and S3 for the whole run: embedded, in a throwaway data dir of the suite's own.
+
+The developer's ``ATS_*`` variables are ignored (removed from the environment for the run): an exported
+``ATS_DATA_DIR`` or ``ATS_DATABASE_URL`` of a dev setup must never be written to by the suite.
 
 Isolation: every test works in an account of its own (every row and query is account-scoped),
 so tests neither see nor clean up each other's data and can run concurrent requests for real.
@@ -6,11 +9,12 @@ so tests neither see nor clean up each other's data and can run concurrent reque
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +32,31 @@ from ats.settings import Settings, load_settings
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="session")
-def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
-    env = {k: v for k, v in os.environ.items() if k.startswith("ATS_")}
+def suite_environment(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """The environment the suite runs in: ``environ`` without any ``ATS_*`` variable, plus the suite's own settings."""
+    env = {k: v for k, v in environ.items() if not k.startswith("ATS_")}
+    env.update(ATS_DATA_DIR=str(data_dir), ATS_EMBEDDED_FAST="true", ATS_DEMO_ACCOUNT="false")
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_data_dir() -> Iterator[Path]:
+    """A fresh data dir; for the whole run the process (and any child it starts) sees only the suite's ATS_*."""
     data_dir = Path(tempfile.mkdtemp(prefix="ats-test-"))
-    env.setdefault("ATS_DATA_DIR", str(data_dir))
-    env["ATS_EMBEDDED_FAST"] = "true"
-    env["ATS_DEMO_ACCOUNT"] = "false"
-    settings, started = ensure_services(load_settings(env))
+    env = suite_environment(os.environ, data_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name not in env]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield data_dir
+    with contextlib.suppress(OSError):
+        data_dir.rmdir()  # only when empty: no service was started (a unit-only run)
+
+
+@pytest.fixture(scope="session")
+def services(suite_data_dir: Path) -> Iterator[tuple[Settings, EmbeddedServices]]:
+    settings, started = ensure_services(load_settings(suite_environment(os.environ, suite_data_dir)))
     assert settings.database_url
     migrate.upgrade(settings.database_url)
     runtime = Runtime.create(settings)
