@@ -30,23 +30,21 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ats.storage import StorageUnavailable
-
-from . import audit, migrate
-from .auth import Principal
-from .db import constraint_name
-from .embedded import EmbeddedPostgres, EmbeddedServices, ensure_services, running_services
 from .errors import DomainError, NotFound
 from .roles import ROLES
-from .runtime import Runtime
 from .settings import Settings, SettingsError, load_settings
+
+# SQLAlchemy, boto3 and Alembic are imported where used: a usage error or `--help` answers at once.
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .auth import Principal
+    from .runtime import Runtime
 
 DEMO_EMAIL = "admin@demo.example"
 NOT_MIGRATED = "the database is not migrated: run `ats db upgrade`"
@@ -66,6 +64,8 @@ _options = {"traceback": False}
 
 def _running_services(settings: Settings, *, s3: bool) -> Settings:
     """Settings naming the embedded services that run now; Failure when one the command needs does not."""
+    from .embedded import running_services
+
     services = running_services(settings)
     changes: dict[str, Any] = {}
     where = settings.data_dir.resolve()
@@ -85,6 +85,9 @@ def _running_services(settings: Settings, *, s3: bool) -> Settings:
 async def _check_migrated(runtime: Runtime) -> None:
     """Fail with one line unless the database is at this code's head revision."""
     from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from . import migrate
 
     script = ScriptDirectory.from_config(migrate.alembic_config(str(runtime.settings.database_url)))
     async with runtime.engine.connect() as conn:
@@ -102,6 +105,8 @@ async def _check_migrated(runtime: Runtime) -> None:
 
 def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
     """Run ``work`` on a runtime over a migrated database, then close its connections."""
+
+    from .runtime import Runtime
 
     async def main() -> T:
         runtime = Runtime.create(settings)
@@ -121,6 +126,7 @@ def _admin(work: Callable[[Runtime], Awaitable[T]], *, s3: bool = False) -> T:
 
 async def _system(session: AsyncSession, account_id: uuid.UUID) -> Principal:
     """The system principal of an account that exists."""
+    from .auth import Principal
     from .services import accounts
 
     if await accounts.get_account(session, account_id) is None:
@@ -179,6 +185,9 @@ def run() -> None:
     """Serve the API (starting the embedded services unless ATS_DATABASE_URL / ATS_S3_* are set)."""
     import uvicorn
 
+    from . import migrate
+    from .embedded import ensure_services
+
     # Ctrl-C or SIGTERM stop the server; the finally below then stops the services it started.
     signal.signal(signal.SIGTERM, _interrupt)
     settings, services = ensure_services(load_settings())
@@ -217,6 +226,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration (starting the embedded PostgreSQL meanwhile if it is not running)."""
+    from . import migrate
+    from .embedded import EmbeddedPostgres, EmbeddedServices
+
     settings = load_settings()
     started = EmbeddedServices()
     url = settings.database_url
@@ -238,6 +250,8 @@ def services() -> None:
 
 
 def _print_status(settings: Settings) -> None:
+    from .embedded import running_services
+
     found = running_services(settings)
     if found.postgres is None:
         click.echo("postgres: external (ATS_DATABASE_URL)")
@@ -258,6 +272,8 @@ def _print_status(settings: Settings) -> None:
 @services.command("start")
 def services_start() -> None:
     """Start the embedded services that are not running, and leave them running."""
+    from .embedded import ensure_services
+
     settings = load_settings()
     ensure_services(settings)
     _print_status(settings)
@@ -269,6 +285,8 @@ def services_stop() -> None:
 
     With ATS_EMBEDDED_FAST (throwaway data) SeaweedFS is killed rather than waited for (~15 s).
     """
+    from .embedded import running_services
+
     settings = load_settings()
     found = running_services(settings)
     found.stop(kill_s3=settings.embedded_fast)
@@ -371,6 +389,7 @@ def audit_group() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context, account_id: uuid.UUID | None) -> None:
     """Check each account's hash chain; one line per account, exit 1 on a break."""
+    from . import audit
 
     async def work(runtime: Runtime) -> int:
         async with runtime.transaction() as session:
@@ -454,6 +473,9 @@ def _first_line(message: str) -> str:
 
 def _describe_database_error(exc: DBAPIError) -> str:
     import psycopg.errors
+    from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
+    from .db import constraint_name
 
     orig = exc.orig
     if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
@@ -473,6 +495,10 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         details = [f"{error.pointer.lstrip('/')}: {error.detail}" for error in exc.errors]
         return "; ".join([exc.detail, *details])
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from ats.storage import StorageUnavailable
+
     if isinstance(exc, DBAPIError):
         return _describe_database_error(exc)
     if isinstance(exc, SQLAlchemyError):
