@@ -1,35 +1,171 @@
-"""The ``ats`` command: run the service, migrate, and administer accounts, users, keys and the audit log."""
+"""The ``ats`` command (click): serve, migrate, manage the embedded services, administer accounts and data.
+
+Each command parses its options, makes one call into ``ats.services`` (or ``ats.audit``, ``ats.migrate``,
+``ats.embedded``) and prints its result as one JSON line, so scripts can read it.
+
+Which services a command uses. With ``ATS_DATABASE_URL`` / ``ATS_S3_ENDPOINT_URL`` set, those. Without them:
+
+- ``run`` and ``services start`` start the embedded PostgreSQL and SeaweedFS of ``ATS_DATA_DIR`` when they are
+  not running (``run`` stops what it started when it ends; ``services start`` leaves them running);
+- ``db upgrade`` starts the embedded PostgreSQL for as long as it runs when it is not running;
+- every other command uses the embedded services that already run (a server's, or ``ats services start``'s) and
+  fails with one line saying so when they do not: an operator should learn that the services are down rather
+  than have a one-off command start them (SeaweedFS takes seconds to start and ~15 s to stop).
+
+Exit codes: 0 done; 1 ``audit verify`` found a broken chain; 2 any failure (bad usage, bad settings, a domain
+error, an un-migrated or unreachable database, S3 down, and any unexpected exception); 130 interrupted. Every
+failure is one line on stderr naming the problem and never a traceback, which could carry SQL or personal
+data; ``ats --traceback …`` shows it for an unexpected exception.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import dataclasses
 import json
-import os
 import secrets
 import signal
+import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import audit, migrate
-from .auth import Principal
-from .embedded import EmbeddedServices, ensure_services
-from .runtime import Runtime
+import click
+
+from .errors import DomainError, NotFound
+from .roles import ROLES
 from .settings import Settings, SettingsError, load_settings
 
+# SQLAlchemy, boto3 and Alembic are imported where used: a usage error or `--help` answers at once.
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .auth import Principal
+    from .runtime import Runtime
+
 DEMO_EMAIL = "admin@demo.example"
+NOT_MIGRATED = "the database is not migrated: run `ats db upgrade`"
+
+T = TypeVar("T")
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Settings, EmbeddedServices]:
-    settings = load_settings()
-    settings, services = ensure_services(settings)
-    return settings, services
+class Failure(Exception):
+    """A command cannot go on; the message is the one line the operator reads."""
+
+
+_options = {"traceback": False}
+
+
+# --- services and runtime -------------------------------------------------------------------------
+
+
+def _running_services(settings: Settings, *, s3: bool) -> Settings:
+    """Settings naming the embedded services that run now; Failure when one the command needs does not."""
+    from .embedded import running_services
+
+    services = running_services(settings)
+    changes: dict[str, Any] = {}
+    where = settings.data_dir.resolve()
+    if services.postgres is not None:
+        if "postgres" not in services.started:
+            raise Failure(f"the embedded PostgreSQL of {where} is not running: start it with `ats services start`")
+        changes["database_url"] = services.postgres.url
+    if s3 and services.s3 is not None:
+        if "s3" not in services.started:
+            raise Failure(f"the embedded S3 of {where} is not running: start it with `ats services start`")
+        changes["s3_endpoint_url"] = services.s3.endpoint_url
+        changes["s3_access_key_id"] = services.s3.access_key_id
+        changes["s3_secret_access_key"] = services.s3.secret_access_key
+    return dataclasses.replace(settings, **changes)
+
+
+async def _check_migrated(runtime: Runtime) -> None:
+    """Fail with one line unless the database is at this code's head revision."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from . import migrate
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(str(runtime.settings.database_url)))
+    async with runtime.engine.connect() as conn:
+        if await conn.scalar(text("SELECT to_regclass('alembic_version')")) is None:
+            raise Failure(NOT_MIGRATED)
+        current = set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
+    heads = set(script.get_heads())
+    if current == heads:
+        return
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current - known:
+        raise Failure(f"the database is at revision {', '.join(sorted(current))}, newer than this ats: upgrade ats")
+    raise Failure(NOT_MIGRATED)
+
+
+def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` on a runtime over a migrated database, then close its connections."""
+
+    from .runtime import Runtime
+
+    async def main() -> T:
+        runtime = Runtime.create(settings)
+        try:
+            await _check_migrated(runtime)
+            return await work(runtime)
+        finally:
+            await runtime.engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _admin(work: Callable[[Runtime], Awaitable[T]], *, s3: bool = False) -> T:
+    """Settings from the environment, the running services, then ``work``."""
+    return _with_runtime(_running_services(load_settings(), s3=s3), work)
+
+
+async def _system(session: AsyncSession, account_id: uuid.UUID) -> Principal:
+    """The system principal of an account that exists."""
+    from .auth import Principal
+    from .services import accounts
+
+    if await accounts.get_account(session, account_id) is None:
+        raise NotFound(f"no account {account_id}")
+    return Principal.system(account_id)
+
+
+def _emit(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data))
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--traceback", is_flag=True, help="Show the traceback of an unexpected error.")
+def cli(traceback: bool) -> None:
+    """Applicant tracking backend. Settings come from ATS_* environment variables (see README)."""
+    _options["traceback"] = traceback
+
+
+async def _create_demo_account(runtime: Runtime) -> None:
+    from .services import accounts
+
+    async with runtime.transaction() as session:
+        if await accounts.first_account(session) is not None:
+            return
+        password = secrets.token_urlsafe(12)
+        account, _ = await accounts.create_account(
+            session, "Demo", admin_email=DEMO_EMAIL, admin_password=password, admin_name="Demo Admin"
+        )
+    click.echo(f"Created the demo account {account.id}.")
+    click.echo(f"  admin login: {DEMO_EMAIL}  password: {password}")
 
 
 def _export_env(settings: Settings) -> None:
     """Child processes (uvicorn workers) read the same settings from the environment."""
+    import os
+
     for name, value in (
         ("ATS_DATABASE_URL", settings.database_url),
         ("ATS_S3_ENDPOINT_URL", settings.s3_endpoint_url),
@@ -40,50 +176,28 @@ def _export_env(settings: Settings) -> None:
             os.environ[name] = value
 
 
-async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
-    runtime = Runtime.create(settings)
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.engine.dispose()
-
-
-def _run_async(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
-    return asyncio.run(_with_runtime(settings, work))
-
-
-async def _create_demo_account(runtime: Runtime) -> int:
-    from .services import accounts
-
-    async with runtime.transaction() as session:
-        if await accounts.first_account(session) is not None:
-            return 0
-        password = secrets.token_urlsafe(12)
-        account, _ = await accounts.create_account(
-            session, "Demo", admin_email=DEMO_EMAIL, admin_password=password, admin_name="Demo Admin"
-        )
-    print(f"Created the demo account {account.id}.")
-    print(f"  admin login: {DEMO_EMAIL}  password: {password}")
-    return 0
-
-
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+@cli.command()
+def run() -> None:
+    """Serve the API (starting the embedded services unless ATS_DATABASE_URL / ATS_S3_* are set)."""
     import uvicorn
+
+    from . import migrate
+    from .embedded import ensure_services
 
     # Ctrl-C or SIGTERM stop the server; the finally below then stops the services it started.
     signal.signal(signal.SIGTERM, _interrupt)
-    settings, services = _prepare(args)
+    settings, services = ensure_services(load_settings())
     try:
         migrate.upgrade(str(settings.database_url))
         if settings.demo_account:
-            _run_async(settings, _create_demo_account)
+            _with_runtime(settings, _create_demo_account)
         _export_env(settings)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        print(f"Serving on http://{settings.host}:{settings.port} (OpenAPI at /schema)", flush=True)
+        click.echo(f"Serving on http://{settings.host}:{settings.port} (OpenAPI at /schema)")
         uvicorn.run(
             "ats.app:create_app",
             factory=True,
@@ -100,211 +214,333 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if services.started:
-            print("Stopping embedded services…", flush=True)
+            click.echo("Stopping embedded services…")
         services.stop()
-    return 0
 
 
-def _with_services(args: argparse.Namespace, work: Callable[[Settings], int]) -> int:
-    settings, services = _prepare(args)
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (starting the embedded PostgreSQL meanwhile if it is not running)."""
+    from . import migrate
+    from .embedded import EmbeddedPostgres, EmbeddedServices
+
+    settings = load_settings()
+    started = EmbeddedServices()
+    url = settings.database_url
+    if url is None:
+        postgres = EmbeddedPostgres(settings.data_dir.resolve(), fast=settings.embedded_fast)
+        if postgres.start():
+            started = EmbeddedServices(postgres=postgres, started=["postgres"])
+        url = postgres.url
     try:
-        return work(settings)
+        migrate.upgrade(url)
     finally:
-        services.stop()
+        started.stop()
+    click.echo("The database is at the latest revision.")
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    def work(settings: Settings) -> int:
-        migrate.upgrade(str(settings.database_url))
-        print("Database is at the latest revision.")
-        return 0
-
-    return _with_services(args, work)
+@cli.group()
+def services() -> None:
+    """The embedded PostgreSQL and S3 of ATS_DATA_DIR, without serving."""
 
 
-def cmd_accounts_create(args: argparse.Namespace) -> int:
-    from .services import accounts
+def _print_status(settings: Settings) -> None:
+    from .embedded import running_services
 
-    async def work(runtime: Runtime) -> int:
+    found = running_services(settings)
+    if found.postgres is None:
+        click.echo("postgres: external (ATS_DATABASE_URL)")
+    elif "postgres" in found.started:
+        pid = found.postgres.running_pid()
+        click.echo(f"postgres: running on 127.0.0.1:{found.postgres.port} (pid {pid}, data {found.postgres.pgdata})")
+    else:
+        click.echo(f"postgres: stopped (data {found.postgres.pgdata})")
+    if found.s3 is None:
+        click.echo("s3: external (ATS_S3_ENDPOINT_URL)")
+    elif "s3" in found.started:
+        pid = found.s3.running_pid()
+        click.echo(f"s3: running on {found.s3.endpoint_url} (pid {pid}, data {found.s3.root / 's3'})")
+    else:
+        click.echo(f"s3: stopped (data {found.s3.root / 's3'})")
+
+
+@services.command("start")
+def services_start() -> None:
+    """Start the embedded services that are not running, and leave them running."""
+    from .embedded import ensure_services
+
+    settings = load_settings()
+    ensure_services(settings)
+    _print_status(settings)
+
+
+@services.command("stop")
+def services_stop() -> None:
+    """Stop the embedded services of ATS_DATA_DIR, whichever process started them.
+
+    With ATS_EMBEDDED_FAST (throwaway data) SeaweedFS is killed rather than waited for (~15 s).
+    """
+    from .embedded import running_services
+
+    settings = load_settings()
+    found = running_services(settings)
+    found.stop(kill_s3=settings.embedded_fast)
+    _print_status(settings)
+
+
+@services.command("status")
+def services_status() -> None:
+    """Say whether each embedded service runs, and where."""
+    _print_status(load_settings())
+
+
+@cli.group()
+def accounts() -> None:
+    """Accounts (tenants)."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@click.option("--admin-email", required=True)
+@click.option("--admin-password", required=True)
+def accounts_create(name: str, admin_email: str, admin_password: str) -> None:
+    """Create an account with its first admin."""
+    from .services import accounts as service
+
+    async def work(runtime: Runtime) -> dict[str, Any]:
         async with runtime.transaction() as session:
-            account, admin = await accounts.create_account(
-                session, args.name, admin_email=args.admin_email, admin_password=args.admin_password
+            account, admin = await service.create_account(
+                session, name, admin_email=admin_email, admin_password=admin_password
             )
-        print(json.dumps({"account_id": str(account.id), "admin_id": str(admin.id)}))
-        return 0
+        return {"account_id": str(account.id), "admin_id": str(admin.id)}
 
-    return _with_services(args, lambda s: _run_async(s, work))
+    _emit(_admin(work))
 
 
-def cmd_users_create(args: argparse.Namespace) -> int:
-    from .services import users
+@cli.group()
+def users() -> None:
+    """Users of an account."""
 
-    async def work(runtime: Runtime) -> int:
+
+@users.command("create")
+@click.option("--account", "account_id", type=click.UUID, required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password", required=True)
+@click.option("--name", help="defaults to the part of the email before @")
+def users_create(account_id: uuid.UUID, email: str, role: str, password: str, name: str | None) -> None:
+    """Create a user in an account."""
+    from .services import users as service
+
+    async def work(runtime: Runtime) -> dict[str, Any]:
         async with runtime.transaction() as session:
-            user = await users.create_user(
+            user = await service.create_user(
                 session,
-                Principal.system(uuid.UUID(args.account)),
-                email=args.email,
-                name=args.name or args.email.split("@")[0],
-                role=args.role,
-                password=args.password,
+                await _system(session, account_id),
+                email=email,
+                name=name or email.split("@")[0],
+                role=role,
+                password=password,
             )
-        print(json.dumps({"user_id": str(user.id)}))
-        return 0
+        return {"user_id": str(user.id)}
 
-    return _with_services(args, lambda s: _run_async(s, work))
+    _emit(_admin(work))
 
 
-def cmd_api_keys_create(args: argparse.Namespace) -> int:
-    from .services import api_keys
+@cli.group("api-keys")
+def api_keys() -> None:
+    """API keys of an account."""
 
-    async def work(runtime: Runtime) -> int:
+
+@api_keys.command("create")
+@click.option("--account", "account_id", type=click.UUID, required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+def api_keys_create(account_id: uuid.UUID, name: str, role: str) -> None:
+    """Create an API key; its secret is printed once."""
+    from .services import api_keys as service
+
+    async def work(runtime: Runtime) -> dict[str, Any]:
         async with runtime.transaction() as session:
-            key, secret = await api_keys.create_api_key(
+            key, secret = await service.create_api_key(
                 session,
-                Principal.system(uuid.UUID(args.account)),
-                name=args.name,
-                role=args.role,
+                await _system(session, account_id),
+                name=name,
+                role=role,
                 ttl_seconds=runtime.settings.api_key_ttl,
             )
-        print(json.dumps({"api_key_id": str(key.id), "key": secret}))
-        return 0
+        return {"api_key_id": str(key.id), "key": secret}
 
-    return _with_services(args, lambda s: _run_async(s, work))
+    _emit(_admin(work))
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--account", "account_id", type=click.UUID, help="one account (default: every account)")
+@click.pass_context
+def audit_verify(ctx: click.Context, account_id: uuid.UUID | None) -> None:
+    """Check each account's hash chain; one line per account, exit 1 on a break."""
+    from . import audit
+
     async def work(runtime: Runtime) -> int:
         async with runtime.transaction() as session:
-            accounts = [uuid.UUID(args.account)] if args.account else await audit.accounts_with_events(session)
+            if account_id is not None:
+                await _system(session, account_id)
+            ids = [account_id] if account_id is not None else await audit.accounts_with_events(session)
             broken = 0
-            for account_id in accounts:
-                result = await audit.verify_account(session, account_id)
-                line: dict[str, Any] = {
-                    "account_id": str(account_id),
-                    "ok": result.ok,
-                    "checked": result.checked,
-                    "head": result.head,
-                }
+            for one in ids:
+                result = await audit.verify_account(session, one)
+                line: dict[str, Any] = {"account_id": str(one), "ok": result.ok, "checked": result.checked}
+                line["head"] = result.head
                 if not result.ok:
                     broken += 1
                     line.update(broken_at=result.broken_at, reason=result.reason)
-                print(json.dumps(line))
-        return 1 if broken else 0
+                _emit(line)
+        return broken
 
-    return _with_services(args, lambda s: _run_async(s, work))
-
-
-def cmd_documents_sweep(args: argparse.Namespace) -> int:
-    from .services import documents
-
-    async def work(runtime: Runtime) -> int:
-        result = await documents.sweep(runtime)
-        print(json.dumps({"documents_removed": result.documents, "idempotency_keys_removed": result.idempotency_keys}))
-        return 0
-
-    return _with_services(args, lambda s: _run_async(s, work))
+    if _admin(work):
+        ctx.exit(1)
 
 
-def cmd_retention_run(args: argparse.Namespace) -> int:
-    from .services import retention
-
-    async def work(runtime: Runtime) -> int:
-        report = await retention.run(runtime, account_id=None, dry_run=args.dry_run)
-        print(
-            json.dumps(
-                {
-                    "dry_run": report.dry_run,
-                    "count": len(report.erased),
-                    "erased": [str(i) for i in report.erased],
-                    "held": report.held,
-                    "storage_pending": report.storage_pending,
-                }
-            )
-        )
-        return 0
-
-    return _with_services(args, lambda s: _run_async(s, work))
+@cli.group()
+def documents() -> None:
+    """Stored documents."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ats", description="Applicant tracking backend")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="serve the API (embedded services unless ATS_DATABASE_URL / ATS_S3_* are set)")
-    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply every migration")
+@documents.command("sweep")
+def documents_sweep() -> None:
+    """Finish pending erasures in S3, then remove uploads unfinished after ATS_UPLOAD_TTL (as the server does)."""
+    from .services import documents as documents_service
+    from .services import erasure
 
-    acc = sub.add_parser("accounts").add_subparsers(dest="accounts_command", required=True)
-    create = acc.add_parser("create", help="create an account with its first admin")
-    create.add_argument("name")
-    create.add_argument("--admin-email", required=True)
-    create.add_argument("--admin-password", required=True)
+    async def work(runtime: Runtime) -> tuple[int | None, Any]:
+        # The same two jobs, in the same order, as the server's background worker (ats.worker.run_once).
+        return await erasure.process_pending(runtime), await documents_service.sweep(runtime)
 
-    usr = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
-    ucreate = usr.add_parser("create", help="create a user in an account")
-    ucreate.add_argument("--account", required=True)
-    ucreate.add_argument("--email", required=True)
-    ucreate.add_argument("--role", required=True)
-    ucreate.add_argument("--password", required=True)
-    ucreate.add_argument("--name")
-
-    keys = sub.add_parser("api-keys").add_subparsers(dest="keys_command", required=True)
-    kcreate = keys.add_parser("create", help="create an API key (printed once)")
-    kcreate.add_argument("--account", required=True)
-    kcreate.add_argument("--name", required=True)
-    kcreate.add_argument("--role", required=True)
-
-    docs = sub.add_parser("documents").add_subparsers(dest="documents_command", required=True)
-    docs.add_parser("sweep", help="remove uploads unfinished after ATS_UPLOAD_TTL (rows and objects)")
-
-    ret = sub.add_parser("retention").add_subparsers(dest="retention_command", required=True)
-    rrun = ret.add_parser("run", help="erase what the retention rules allow (every account)")
-    rrun.add_argument("--dry-run", action="store_true", help="only report what would be erased")
-
-    aud = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
-    verify = aud.add_parser("verify", help="check every account's hash chain; exit 1 on a break")
-    verify.add_argument("--account")
-    return parser
+    erased, swept = _admin(work, s3=True)
+    _emit(
+        {
+            "erasure_objects_removed": erased,
+            "documents_removed": swept.documents,
+            "idempotency_keys_removed": swept.idempotency_keys,
+        }
+    )
+    if erased is None:
+        raise Failure("S3 refused some pending erasures: they stay pending and are retried later")
 
 
-COMMANDS: dict[tuple[str, ...], Callable[[argparse.Namespace], int]] = {
-    ("run",): cmd_run,
-    ("db", "upgrade"): cmd_db_upgrade,
-    ("accounts", "create"): cmd_accounts_create,
-    ("users", "create"): cmd_users_create,
-    ("api-keys", "create"): cmd_api_keys_create,
-    ("audit", "verify"): cmd_audit_verify,
-    ("documents", "sweep"): cmd_documents_sweep,
-    ("retention", "run"): cmd_retention_run,
-}
+@cli.group()
+def retention() -> None:
+    """Retention of applicant data."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    key: tuple[str, ...] = (args.command,)
-    for attr in (
-        "db_command",
-        "accounts_command",
-        "users_command",
-        "keys_command",
-        "audit_command",
-        "documents_command",
-    ):
-        if getattr(args, attr, None):
-            key += (getattr(args, attr),)
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="only report what would be erased")
+def retention_run(dry_run: bool) -> None:
+    """Erase what the retention rules allow, in every account."""
+    from .services import retention as service
+
+    async def work(runtime: Runtime) -> Any:
+        return await service.run(runtime, account_id=None, dry_run=dry_run)
+
+    report = _admin(work, s3=True)
+    _emit(
+        {
+            "dry_run": report.dry_run,
+            "count": len(report.erased),
+            "erased": [str(i) for i in report.erased],
+            "held": report.held,
+            "storage_pending": report.storage_pending,
+        }
+    )
+
+
+# --- the one error boundary -----------------------------------------------------------------------
+
+
+def _first_line(message: str) -> str:
+    return next((line.strip() for line in message.splitlines() if line.strip()), "")
+
+
+def _describe_database_error(exc: DBAPIError) -> str:
+    import psycopg.errors
+    from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
+    from .db import constraint_name
+
+    orig = exc.orig
+    if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+        return NOT_MIGRATED
+    if isinstance(exc, IntegrityError):
+        return f"the database refused the change ({type(orig).__name__} on {constraint_name(exc) or 'a constraint'})"
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        # libpq's own words (host, port, "connection refused", "password authentication failed"): no SQL.
+        return f"the database is unreachable: {_first_line(str(orig))}"
+    return f"the database failed: {type(orig).__name__}"
+
+
+def describe(exc: BaseException) -> str:
+    """The one line that names what went wrong, without SQL, parameters or personal data."""
+    if isinstance(exc, Failure | SettingsError):
+        return _first_line(str(exc))
+    if isinstance(exc, DomainError):
+        details = [f"{error.pointer.lstrip('/')}: {error.detail}" for error in exc.errors]
+        return "; ".join([exc.detail, *details])
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from ats.storage import StorageUnavailable
+
+    if isinstance(exc, DBAPIError):
+        return _describe_database_error(exc)
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database failed: {type(exc).__name__}"
+    if isinstance(exc, StorageUnavailable):
+        return "S3 is unavailable; try again when it answers"
+    if isinstance(exc, subprocess.CalledProcessError):
+        output = exc.stderr or exc.stdout or b""
+        said = _first_line(output.decode(errors="replace") if isinstance(output, bytes) else output)
+        return f"{Path(str(exc.cmd[0])).name} failed (exit {exc.returncode}){': ' + said if said else ''}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}{': ' + str(exc.filename) if exc.filename else ''}"
+    if isinstance(exc, RuntimeError) and type(exc) is RuntimeError:
+        return _first_line(str(exc))  # the embedded services' own messages (weed did not start, …)
+    return f"unexpected {type(exc).__name__} (run `ats --traceback …` to see where)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; map every failure to one line on stderr and exit code 2."""
     try:
-        return COMMANDS[key](args)
-    except SettingsError as exc:
-        print(f"ats: {exc}", file=sys.stderr)
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="ats", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
         return 2
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "ats"
+        click.echo(f"{where}: {exc.format_message()} (see --help)", err=True)
+        return 2
+    except click.ClickException as exc:
+        click.echo(f"ats: {exc.format_message()}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("ats: interrupted", err=True)
+        return 130
     except Exception as exc:
-        from .errors import DomainError
-
-        if isinstance(exc, DomainError):
-            detail = "; ".join([exc.detail, *(f"{e.pointer}: {e.detail}" for e in exc.errors)])
-            print(f"ats: {detail}", file=sys.stderr)
-            return 1
-        raise
+        if _options["traceback"]:
+            raise
+        click.echo(f"ats: {describe(exc)}", err=True)
+        return 2
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -123,6 +123,15 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         return (self.pgdata / "postmaster.pid").exists() and port_open(self.port)
 
+    def running_pid(self) -> int | None:
+        """The postmaster's pid (from ``postmaster.pid``) when it is running, else None."""
+        if not self.is_running():
+            return None
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
     def start(self) -> bool:
         """Start it unless already running; True when this call started it."""
         self._state()
@@ -209,6 +218,25 @@ class EmbeddedServices:
         if s3_pid is not None and self.s3 is not None:
             self.s3.wait_stopped(s3_pid)
         self.started.clear()
+
+
+def running_services(settings: Settings) -> EmbeddedServices:
+    """The embedded services of ``settings.data_dir`` that run now, whoever started them.
+
+    ``stop()`` on the result stops them: PostgreSQL through ``pg_ctl`` and its ``postmaster.pid``,
+    SeaweedFS through the pid file it was started with, so any process can stop them.
+    """
+    services = EmbeddedServices()
+    root = settings.data_dir.resolve()
+    if settings.database_url is None:
+        services.postgres = EmbeddedPostgres(root, fast=settings.embedded_fast)
+        if services.postgres.state_file.exists() and services.postgres.is_running():
+            services.started.append("postgres")
+    if settings.s3_endpoint_url is None:
+        services.s3 = EmbeddedS3(root)
+        if services.s3.state_file.exists() and services.s3.running_pid() is not None:
+            services.started.append("s3")
+    return services
 
 
 def ensure_services(settings: Settings) -> tuple[Settings, EmbeddedServices]:

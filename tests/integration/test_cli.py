@@ -1,0 +1,201 @@
+"""Every ``ats`` command run as a subprocess: what it prints on success, and one line with exit 2 on failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ats import audit
+from ats.auth import Principal
+from ats.runtime import Runtime
+from ats.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def _env(settings: Settings, data_dir: Path, **overrides: str | None) -> dict[str, str]:
+    env: dict[str, str | None] = {
+        "PATH": "/usr/bin:/bin",
+        "ATS_DATA_DIR": str(data_dir),
+        "ATS_DATABASE_URL": str(settings.database_url),
+        "ATS_S3_ENDPOINT_URL": str(settings.s3_endpoint_url),
+        "ATS_S3_ACCESS_KEY_ID": str(settings.s3_access_key_id),
+        "ATS_S3_SECRET_ACCESS_KEY": str(settings.s3_secret_access_key),
+        "ATS_S3_BUCKET": settings.s3_bucket,
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def ats(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ats.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """Exit 0 with one JSON line on stdout (returned)."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    found: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def failed(result: subprocess.CompletedProcess[str], says: str) -> str:
+    """Exit 2 and exactly one line on stderr containing ``says`` (returned), never a traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    return _env(settings, tmp_path)
+
+
+def _new_account(env: dict[str, str]) -> str:
+    email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
+    created = ok(ats(env, "accounts", "create", "CLI test", "--admin-email", email, "--admin-password", PASSWORD))
+    assert set(created) == {"account_id", "admin_id"}
+    return str(created["account_id"])
+
+
+def test_accounts_users_and_api_keys(env: dict[str, str]) -> None:
+    failed(
+        ats(env, "accounts", "create", "Short", "--admin-email", "a@example.com", "--admin-password", "short"),
+        "password: must be at least 8 characters",
+    )
+    account = _new_account(env)
+
+    email = f"rita-{uuid.uuid4().hex[:8]}@example.com"
+    user = ["users", "create", "--email", email, "--role", "recruiter", "--password", PASSWORD]
+    assert "user_id" in ok(ats(env, *user, "--account", account))
+    failed(ats(env, *user, "--account", account), "already exists")
+    failed(ats(env, *user, "--account", str(uuid.uuid4())), "no account")
+    failed(ats(env, *user, "--account", "notauuid"), "'notauuid' is not a valid UUID")
+    bad_role = ["users", "create", "--account", account, "--email", "x@example.com", "--password", PASSWORD]
+    failed(ats(env, *bad_role, "--role", "boss"), "'boss' is not one of 'admin', 'recruiter'")
+
+    key = ok(ats(env, "api-keys", "create", "--account", account, "--name", "ci", "--role", "recruiter"))
+    assert set(key) == {"api_key_id", "key"} and key["key"]
+    failed(
+        ats(env, "api-keys", "create", "--account", str(uuid.uuid4()), "--name", "ci", "--role", "admin"), "no account"
+    )
+
+
+async def test_audit_verify_ok_then_broken(env: dict[str, str], runtime: Runtime) -> None:
+    from ats.services import accounts
+
+    async with runtime.transaction() as session:
+        created, _ = await accounts.create_account(
+            session, "Audit", admin_email=f"a-{uuid.uuid4().hex[:8]}@example.com", admin_password=PASSWORD
+        )
+        await audit.record(session, Principal.system(created.id), "job.created")
+        await audit.record(session, Principal.system(created.id), "job.updated")
+    account = str(created.id)
+    verified = ok(ats(env, "audit", "verify", "--account", account))
+    assert verified["ok"] is True and verified["checked"] == 2
+    failed(ats(env, "audit", "verify", "--account", str(uuid.uuid4())), "no account")
+
+    # As the table owner, with the trigger disabled, edit one event's data (as in test_audit_log).
+    async with runtime.transaction() as session:
+        await session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await session.execute(
+            text('UPDATE audit_events SET data = \'{"role": "admin"}\' WHERE account_id = :a AND seq = 2'),
+            {"a": uuid.UUID(account)},
+        )
+        await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    broken = ats(env, "audit", "verify", "--account", account)
+    assert broken.returncode == 1, broken.stderr
+    line = json.loads(broken.stdout)
+    assert line["ok"] is False and line["broken_at"] == 2
+
+
+def test_documents_sweep_and_retention(env: dict[str, str], settings: Settings, tmp_path: Path) -> None:
+    swept = ok(ats(env, "documents", "sweep"))
+    assert set(swept) == {"erasure_objects_removed", "documents_removed", "idempotency_keys_removed"}
+    assert swept["erasure_objects_removed"] is not None
+
+    dry = ok(ats(env, "retention", "run", "--dry-run"))
+    assert dry["dry_run"] is True and dry["count"] == len(dry["erased"])
+    done = ok(ats(env, "retention", "run"))
+    assert done["dry_run"] is False
+
+    # No S3 configured and the data dir's embedded S3 is not running: say so.
+    no_s3 = _env(settings, tmp_path, ATS_S3_ENDPOINT_URL=None, ATS_S3_ACCESS_KEY_ID=None, ATS_S3_SECRET_ACCESS_KEY=None)
+    failed(ats(no_s3, "documents", "sweep"), "embedded S3")
+
+
+def test_settings_and_database_failures(settings: Settings, tmp_path: Path) -> None:
+    failed(ats(_env(settings, tmp_path, ATS_PORT="notaport"), "audit", "verify"), "ATS_PORT")
+    not_running = _env(settings, tmp_path, ATS_DATABASE_URL=None)
+    failed(ats(not_running, "audit", "verify"), "the embedded PostgreSQL of")
+    assert not (tmp_path / "pg").exists()  # a status check creates nothing
+    unreachable = _env(settings, tmp_path, ATS_DATABASE_URL="postgresql+psycopg://ats:x@127.0.0.1:1/ats")
+    failed(ats(unreachable, "audit", "verify"), "the database is unreachable")
+
+
+def test_unmigrated_database_then_db_upgrade(settings: Settings, tmp_path: Path) -> None:
+    url = make_url(str(settings.database_url))
+    name = "ats_cli_" + uuid.uuid4().hex[:12]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        env = _env(settings, tmp_path, ATS_DATABASE_URL=url.set(database=name).render_as_string(hide_password=False))
+        line = failed(
+            ats(
+                env,
+                "users",
+                "create",
+                "--account",
+                str(uuid.uuid4()),
+                "--email",
+                "a@example.com",
+                "--role",
+                "admin",
+                "--password",
+                PASSWORD,
+            ),
+            "the database is not migrated: run `ats db upgrade`",
+        )
+        assert line == "ats: the database is not migrated: run `ats db upgrade`"
+        upgraded = ats(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert "latest revision" in upgraded.stdout
+        assert ats(env, "audit", "verify").returncode == 0  # migrated: commands work
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_services_start_status_stop(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "ATS_DATA_DIR": str(tmp_path / "data"), "ATS_EMBEDDED_FAST": "true"}
+    try:
+        started = ats(env, "services", "start")
+        assert started.returncode == 0, started.stderr
+        status = ats(env, "services", "status")
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        assert lines[0].startswith("postgres: running on 127.0.0.1:"), status.stdout
+        assert lines[1].startswith("s3: running on http://127.0.0.1:"), status.stdout
+    finally:
+        stopped = ats(env, "services", "stop")  # another process than the one that started them
+    assert stopped.returncode == 0, stopped.stderr
+    status = ats(env, "services", "status")
+    assert status.stdout.splitlines() == [
+        f"postgres: stopped (data {tmp_path / 'data' / 'pg'})",
+        f"s3: stopped (data {tmp_path / 'data' / 's3'})",
+    ]
