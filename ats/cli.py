@@ -199,7 +199,7 @@ def cmd_documents_sweep(args: argparse.Namespace) -> int:
     from .services import documents
 
     async def work(runtime: Runtime) -> int:
-        result = await documents.sweep(runtime)
+        result = await documents.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
         print(json.dumps({"documents_removed": result.documents, "idempotency_keys_removed": result.idempotency_keys}))
         return 0
 
@@ -210,7 +210,9 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     from .services import retention
 
     async def work(runtime: Runtime) -> int:
-        report = await retention.run(runtime, account_id=None, dry_run=args.dry_run)
+        report = await retention.run(
+            runtime.uow, runtime.documents, retention.Policy.of(runtime.settings), account_id=None, dry_run=args.dry_run
+        )
         print(
             json.dumps(
                 {

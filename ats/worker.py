@@ -16,8 +16,8 @@ log = logging.getLogger("ats.worker")
 async def run_once(runtime: Runtime) -> None:
     from .services import documents, erasure
 
-    await erasure.process_pending(runtime)
-    await documents.sweep(runtime)
+    await erasure.process_pending(runtime.uow, runtime.documents, upload_url_ttl=runtime.settings.upload_url_ttl)
+    await documents.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
 
 
 async def background_jobs(runtime: Runtime) -> None:
