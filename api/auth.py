@@ -14,7 +14,7 @@ from ats.errors import NotFound
 from ats.runtime import Runtime
 from ats.services import accounts, logins, users
 
-from .deps import COMMIT_ON_ERROR, client_ip, provide_principal
+from .deps import client_ip, provide_principal
 from .schemas import Input, One
 
 
@@ -61,7 +61,6 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: TokenRequest, db_session: AsyncSession, runtime: Runtime
     ) -> TokenResponse:
         """Log in with email and password; wrong credentials get one generic 401."""
-        db_session.info[COMMIT_ON_ERROR] = True  # failed logins stay in the audit log
         pair = await logins.login(
             db_session,
             email=data.email,
@@ -77,7 +76,6 @@ class AuthController(Controller):
     @post("/refresh", opt={"exclude_from_auth": True}, status_code=200)
     async def refresh(self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime) -> TokenResponse:
         """A new pair; the used refresh token stops working (a reuse ends the whole session)."""
-        db_session.info[COMMIT_ON_ERROR] = True  # a detected reuse revokes the family even on 401
         pair = await logins.refresh(
             db_session,
             data.refresh_token,

@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats import events
 from ats.auth import Principal
-from ats.errors import BadRequest, FieldError, Forbidden, MalformedRequest, Unauthorized, ValidationFailed
+from ats.errors import (
+    BadRequest,
+    DomainError,
+    FieldError,
+    Forbidden,
+    MalformedRequest,
+    Unauthorized,
+    ValidationFailed,
+)
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import logins
@@ -27,7 +35,6 @@ from .errors import field_error_from_msgspec
 from .jsonapi import negotiate
 
 STATE_KEY = "ats_runtime"
-COMMIT_ON_ERROR = "commit_on_error"
 
 
 def runtime_of(state: State) -> Runtime:
@@ -45,16 +52,19 @@ SCOPE_SESSION = "ats_session"
 async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """The request owns the transaction: commit on success, roll back on error.
 
-    The session the authentication middleware opened is reused: one connection per request.
+    A domain error whose class says ``keeps_work`` (a failed login, a reused refresh token) commits
+    first: that work is its outcome. The session the authentication middleware opened is reused: one
+    connection per request.
     """
     runtime = runtime_of(state)
     opened: AsyncSession | None = request.scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
     async with opened or runtime.sessions() as session:
         try:
             yield session
-        except Exception:
-            if session.info.get(COMMIT_ON_ERROR):
+        except Exception as exc:
+            if isinstance(exc, DomainError) and exc.keeps_work:
                 await session.commit()
+                events.emit_committed(session, runtime.emit)
             else:
                 await session.rollback()
             raise
@@ -78,10 +88,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("A bearer token is required")
         runtime = runtime_of(connection.app.state)
-        # The request's own session: the handler's work continues on this connection.
-        session = runtime.sessions()
-        connection.scope[SCOPE_SESSION] = session  # type: ignore[literal-required]
-        principal = await logins.authenticate(session, secret.strip())
+        if not _takes_session(connection.route_handler):
+            # The handler runs its own units of work around S3 or SMTP calls: hold no connection for it.
+            async with runtime.sessions() as session:
+                principal = await logins.authenticate(session, secret.strip())
+        else:
+            # The request's own session: the handler's work continues on this connection.
+            session = runtime.sessions()
+            connection.scope[SCOPE_SESSION] = session  # type: ignore[literal-required]
+            principal = await logins.authenticate(session, secret.strip())
         if principal is None:
             raise Unauthorized("The token is invalid, expired or revoked")
         return AuthenticationResult(user=principal, auth=None)
@@ -94,6 +109,17 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
             leftover: AsyncSession | None = scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
             if leftover is not None:
                 await leftover.close()
+
+
+_takes_session_cache: dict[int, bool] = {}
+
+
+def _takes_session(handler: BaseRouteHandler) -> bool:
+    """Whether the handler asks for the request's session (``db_session``) at all."""
+    key = id(handler)
+    if key not in _takes_session_cache:
+        _takes_session_cache[key] = "db_session" in handler.parsed_fn_signature.parameters
+    return _takes_session_cache[key]
 
 
 def requires(

@@ -19,7 +19,7 @@ from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import applications, documents
+from ats.services import documents
 from ats.views import DocumentView
 
 from .deps import provide_principal, requires
@@ -42,13 +42,13 @@ class DocumentController(Controller):
         self,
         application_id: uuid.UUID,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
-        db_session: AsyncSession,
         principal: Principal,
         runtime: Runtime,
     ) -> One[DocumentView]:
         """Multipart ``file`` and ``type``; checked by signature, streamed to S3 from a spooled temp file.
 
-        Answers the created document (its ``url`` downloads it)."""
+        Answers the created document (its ``url`` downloads it). Takes no request session: the upload's
+        own units of work hold no connection while S3 takes the bytes."""
         upload = data.get("file")
         doc_type = data.get("type", "other")
         unknown = sorted(set(data) - {"file", "type"})
@@ -60,23 +60,23 @@ class DocumentController(Controller):
         if errors:
             raise ValidationFailed(errors=errors)
         assert isinstance(upload, UploadFile) and isinstance(doc_type, str)
-        # The upload runs in transactions of its own; don't hold this request's connection meanwhile.
-        await db_session.commit()
         fileobj = upload.file
         fileobj.seek(0, os.SEEK_END)
         size = fileobj.tell()
         fileobj.seek(0)
-        document_id = await documents.upload_from_recruiter(
-            runtime,
+        row = await documents.upload_from_recruiter(
+            runtime.uow,
+            runtime.documents,
             principal,
             application_id,
             filename=upload.filename or "document",
             doc_type=doc_type,
             fileobj=fileobj,
             size=size,
+            max_bytes=runtime.settings.max_upload_bytes,
         )
-        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
-        return One(next(d for d in view.documents if d.id == document_id))
+        url = f"{runtime.api_base}/applications/{row.application_id}/documents/{row.id}"
+        return One(DocumentView(row.id, row.type, row.filename, row.mime_type, row.size, row.upload_status, url))
 
     @get("/{document_id:uuid}", guards=[requires(Permission.READ)])
     async def download(

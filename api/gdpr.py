@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ats import mail
 from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
@@ -116,15 +117,33 @@ class GdprController(Controller):
         reason: Reason = "erasure_request",
         notify: bool = False,
     ) -> One[ErasureReceipt]:
-        """Erase the application, its rows and every stored object; 409 under legal hold; then 404."""
-        receipt = await erasure.erase(runtime, principal, application_id, reason=reason, notify=notify)
+        """Erase the application, its rows and every stored object; 409 under legal hold; then 404.
+
+        Takes no request session: the erasure's own units of work hold no connection while S3 or SMTP answers.
+        """
+        receipt = await erasure.erase(
+            runtime.uow,
+            runtime.documents,
+            principal,
+            application_id,
+            reason=reason,
+            mailer=mail.Mailer(runtime.settings) if notify else None,
+            upload_url_ttl=runtime.settings.upload_url_ttl,
+        )
         return One(_receipt(receipt))
 
     @post("/retention/run", status_code=200)
     async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> One[RetentionOut]:
         """Apply the retention rules to this account (``dry_run=true``: only report)."""
         principal.scope(Permission.COMPLIANCE)
-        report = await retention.run(runtime, account_id=principal.account_id, dry_run=dry_run, actor=principal)
+        report = await retention.run(
+            runtime.uow,
+            runtime.documents,
+            retention.Policy.of(runtime.settings),
+            account_id=principal.account_id,
+            dry_run=dry_run,
+            actor=principal,
+        )
         return One(RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending))
 
 

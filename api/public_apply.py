@@ -15,7 +15,7 @@ from ats.models import Document
 from ats.runtime import Runtime
 from ats.services import documents, idempotency, public_apply
 
-from .deps import COMMIT_ON_ERROR, client_ip
+from .deps import client_ip
 from .jsonapi import JSONAPI, applicant_document_resource, document
 from .schemas import Input
 
@@ -118,16 +118,18 @@ class PublicApplyController(Controller):
         return Response(body, status_code=201, media_type=JSONAPI)
 
     @post("/applicant_documents/{document_id:uuid}/complete", media_type=JSONAPI, status_code=200)
-    async def complete(
-        self, document_id: uuid.UUID, data: CompleteRequest, db_session: AsyncSession, runtime: Runtime
-    ) -> Response[bytes]:
+    async def complete(self, document_id: uuid.UUID, data: CompleteRequest, runtime: Runtime) -> Response[bytes]:
         """Check the stored object's size and real type; ``uploaded``, or ``rejected`` (deleted) with a 422."""
         if data.data.type != "applicant_document":
             raise ValidationFailed(errors=[FieldError("/data/type", "must be 'applicant_document'")])
         if data.data.id != document_id:
             raise ValidationFailed(errors=[FieldError("/data/id", "does not match the URL")])
-        db_session.info[COMMIT_ON_ERROR] = True  # a rejection is an outcome to keep
+        # No request session: the completion's own units of work hold no connection while S3 answers.
         row: Document = await documents.complete_upload(
-            db_session, runtime, document_id, data.data.attributes.upload_token
+            runtime.uow,
+            runtime.documents,
+            document_id,
+            data.data.attributes.upload_token,
+            max_bytes=runtime.settings.max_upload_bytes,
         )
         return document({"data": applicant_document_resource(row)})

@@ -419,14 +419,9 @@ def documents() -> None:
 @documents.command("sweep")
 def documents_sweep() -> None:
     """Finish pending erasures in S3, then remove uploads unfinished after ATS_UPLOAD_TTL (as the server does)."""
-    from .services import documents as documents_service
-    from .services import erasure
+    from .worker import run_once
 
-    async def work(runtime: Runtime) -> tuple[int | None, Any]:
-        # The same two jobs, in the same order, as the server's background worker (ats.worker.run_once).
-        return await erasure.process_pending(runtime), await documents_service.sweep(runtime)
-
-    erased, swept = _admin(work, s3=True)
+    erased, swept = _admin(run_once, s3=True)
     _emit(
         {
             "erasure_objects_removed": erased,
@@ -450,7 +445,8 @@ def retention_run(dry_run: bool) -> None:
     from .services import retention as service
 
     async def work(runtime: Runtime) -> Any:
-        return await service.run(runtime, account_id=None, dry_run=dry_run)
+        policy = service.Policy.of(runtime.settings)
+        return await service.run(runtime.uow, runtime.documents, policy, account_id=None, dry_run=dry_run)
 
     report = _admin(work, s3=True)
     _emit(

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+from . import events
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -51,6 +56,30 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class UnitOfWork:
+    """Transactions for work that commits on its own, outside a request's: ``async with uow() as session:``.
+
+    The block's work commits when it ends without an error and rolls back otherwise; its queued events
+    go to ``emit`` only after the commit. The connection goes back to the pool when the block ends, so
+    a service that calls S3 or SMTP between two blocks holds none meanwhile.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], emit: Callable[..., Any] | None = None) -> None:
+        self.sessions = sessions
+        self.emit = emit  # set by the plugin once the app exists
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            events.emit_committed(session, self.emit)
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

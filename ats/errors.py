@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,8 @@ class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    #: The work done before the error is its outcome: the request's transaction commits, then answers the error.
+    keeps_work: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -47,6 +50,18 @@ class Unauthorized(DomainError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
 
+class LoginFailed(Unauthorized):
+    """Wrong credentials; the failed attempt stays in the audit log."""
+
+    keeps_work = True
+
+
+class RefreshTokenReused(Unauthorized):
+    """A refresh token used twice; the revocation of its whole family stands."""
+
+    keeps_work = True
+
+
 class Forbidden(DomainError):
     status, code, title = 403, "forbidden", "Forbidden"
 
@@ -69,6 +84,13 @@ class LegalHold(Conflict):
 
 class AlreadyExists(Conflict):
     code, title = "already_exists", "Already exists"
+
+
+class UploadRejected(ValidationFailed):
+    """The stored bytes failed the checks; the document stays ``rejected``."""
+
+    code, title = "upload_rejected", "Upload rejected"
+    keeps_work = True
 
 
 class VersionConflict(DomainError):

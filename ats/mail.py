@@ -40,6 +40,16 @@ async def send(settings: Settings, *, to: str, subject: str, body: str) -> None:
         raise ServiceUnavailable(f"The mail server did not accept the message ({type(exc).__name__})") from None
 
 
+class Mailer:
+    """Sends with the SMTP settings it was made with: what a service needs of them, and no more."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def send(self, *, to: str, subject: str, body: str) -> None:
+        await send(self._settings, to=to, subject=subject, body=body)
+
+
 def erasure_notice(name: str) -> tuple[str, str]:
     """Subject and body telling an applicant their data is being erased."""
     subject = "Your application data is being deleted"

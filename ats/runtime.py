@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ats.storage import Documents, make_client
 
-from . import events
-from .db import create_engine, session_factory
+from .db import UnitOfWork, create_engine, session_factory
 from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from .settings import Settings
 
@@ -32,11 +31,11 @@ class Runtime:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
+        self.uow = UnitOfWork(sessions)
         self.documents = documents
         self.login_limiter = login_limiter
         self.login_ip_limiter = login_ip_limiter
         self.public_limiter = public_limiter
-        self.emit: Callable[..., Any] | None = None
         self.api_base = "/api/v1"  # where document URLs point; the plugin sets its prefix
         self.background: list[Any] = []
 
@@ -76,14 +75,15 @@ class Runtime:
             public_limiter=limiters["public"],
         )
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on success and rolls back on error (CLI, background jobs)."""
-        async with self.sessions() as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-            events.emit_committed(session, self.emit)
+    @property
+    def emit(self) -> Callable[..., Any] | None:
+        """Where committed events go (the app's ``emit``); requests and units of work share it."""
+        return self.uow.emit
+
+    @emit.setter
+    def emit(self, emit: Callable[..., Any] | None) -> None:
+        self.uow.emit = emit
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session whose work commits on success and rolls back on error (CLI, tests): the unit of work."""
+        return self.uow()

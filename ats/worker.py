@@ -9,15 +9,21 @@ import asyncio
 import logging
 
 from .runtime import Runtime
+from .services import documents, erasure
 
 log = logging.getLogger("ats.worker")
 
 
-async def run_once(runtime: Runtime) -> None:
-    from .services import documents, erasure
+async def run_once(runtime: Runtime) -> tuple[int | None, documents.SweepResult]:
+    """Finish erasures S3 refused before, then sweep unfinished uploads (``ats documents sweep`` runs this too).
 
-    await erasure.process_pending(runtime)
-    await documents.sweep(runtime)
+    Returns the objects the erasures removed (None when S3 still refuses some) and what the sweep removed.
+    """
+    erased = await erasure.process_pending(
+        runtime.uow, runtime.documents, upload_url_ttl=runtime.settings.upload_url_ttl
+    )
+    swept = await documents.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
+    return erased, swept
 
 
 async def background_jobs(runtime: Runtime) -> None:

@@ -23,8 +23,8 @@ from ats.storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
 
 from .. import audit, events
 from ..auth import Principal, hash_secret, new_secret
-from ..db import new_id, utcnow
-from ..errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from ..db import UnitOfWork, new_id, utcnow
+from ..errors import Conflict, FieldError, Forbidden, NotFound, UploadRejected, ValidationFailed
 from ..models import Application, Document, IdempotencyKey
 from ..roles import Permission
 from ..runtime import Runtime
@@ -36,8 +36,7 @@ UPLOAD_TOKEN_PREFIX = "ats_up_"
 DOCUMENT_TYPES = ("cv", "cover_letter", "certificate", "other")
 
 
-class UploadRejected(ValidationFailed):
-    code, title = "upload_rejected", "Upload rejected"
+__all__ = ["UploadRejected"]  # raised here, defined with the other domain errors
 
 
 def storage_key(account_id: uuid.UUID, application_id: uuid.UUID, document_id: uuid.UUID) -> str:
@@ -101,14 +100,7 @@ def _verdict(store: Documents, document: Document, size: int) -> tuple[bool, str
     return verdict.ok, verdict.mime_type, verdict.reason
 
 
-async def complete_upload(
-    session: AsyncSession, runtime: Runtime, document_id: uuid.UUID, upload_token: str
-) -> Document:
-    """Check the stored object (size, real type by signature); uploaded, or rejected and deleted.
-
-    The caller commits even when this raises :class:`UploadRejected`: the rejection is the outcome.
-    """
-    document = await session.scalar(select(Document).where(Document.id == document_id).with_for_update())
+def _completable(document: Document | None, upload_token: str) -> Document:
     if document is None:
         raise NotFound("No such document")
     if document.upload_status != "uploading":
@@ -116,7 +108,20 @@ async def complete_upload(
     expected = document.upload_token_hash or ""
     if not hmac.compare_digest(expected, hash_secret(upload_token)):
         raise Forbidden("The upload token does not match this document")
-    store = runtime.documents
+    return document
+
+
+async def complete_upload(
+    uow: UnitOfWork, store: Documents, document_id: uuid.UUID, upload_token: str, *, max_bytes: int
+) -> Document:
+    """Check the stored object (size, real type by signature); uploaded, or rejected and deleted.
+
+    No transaction is open while S3 answers: the document is checked, its bytes judged, then it is
+    locked, checked again and marked in a second unit of work. A rejection is committed before
+    :class:`UploadRejected` is raised: it is the outcome.
+    """
+    async with uow() as session:
+        document = _completable(await session.get(Document, document_id), upload_token)
     try:
         size = await anyio.to_thread.run_sync(store.head, document.storage_key)
     except ObjectMissing:
@@ -126,30 +131,35 @@ async def complete_upload(
         ) from None
     reason: str | None = None
     mime_type: str | None = None
-    if size > runtime.settings.max_upload_bytes:
-        reason = f"the file is larger than {runtime.settings.max_upload_bytes} bytes"
+    if size > max_bytes:
+        reason = f"the file is larger than {max_bytes} bytes"
     else:
         ok, mime_type, reason = await anyio.to_thread.run_sync(_verdict, store, document, size)
         if ok:
             reason = None
-    principal = Principal.public(document.account_id)
     if reason is not None:
+        # Object first: if S3 fails, the row stays ``uploading`` and the sweep removes both later.
         await anyio.to_thread.run_sync(store.delete, document.storage_key)
+    async with uow() as session:
+        query = select(Document).where(Document.id == document_id).with_for_update()
+        document = _completable(await session.scalar(query), upload_token)
         document.upload_token_hash = None
-        document.upload_status = "rejected"
-        document.size = None
+        if reason is not None:
+            document.upload_status = "rejected"
+            document.size = None
+        else:
+            document.upload_status = "uploaded"
+            document.size = size
+            document.mime_type = mime_type
+            document.uploaded_at = utcnow()
         await session.flush()
+        if reason is None:
+            await _uploaded(session, Principal.public(document.account_id), document)
+    if reason is not None:
         raise UploadRejected(
             f"The upload was rejected: {reason}",
             errors=[FieldError("/data/id", reason, "upload_rejected")],
         )
-    document.upload_token_hash = None
-    document.upload_status = "uploaded"
-    document.size = size
-    document.mime_type = mime_type
-    document.uploaded_at = utcnow()
-    await session.flush()
-    await _uploaded(session, principal, document)
     return document
 
 
@@ -179,7 +189,8 @@ def split_extension(filename: str) -> tuple[str, str]:
 
 
 async def upload_from_recruiter(
-    runtime: Runtime,
+    uow: UnitOfWork,
+    store: Documents,
     principal: Principal,
     application_id: uuid.UUID,
     *,
@@ -187,7 +198,8 @@ async def upload_from_recruiter(
     doc_type: str,
     fileobj: IO[bytes],
     size: int,
-) -> uuid.UUID:
+    max_bytes: int,
+) -> Document:
     """Stream a recruiter's file to S3 with the same checks; own transactions so no object is orphaned.
 
     1. check the bytes in the spooled upload; 2. commit the row as ``uploading`` (the sweep knows it);
@@ -203,8 +215,8 @@ async def upload_from_recruiter(
         errors.append(FieldError("/file", f"the extension must be one of {', '.join(ALLOWED_EXTENSIONS)}"))
     if size <= 0:
         errors.append(FieldError("/file", "the file is empty"))
-    elif size > runtime.settings.max_upload_bytes:
-        errors.append(FieldError("/file", f"the file is larger than {runtime.settings.max_upload_bytes} bytes"))
+    elif size > max_bytes:
+        errors.append(FieldError("/file", f"the file is larger than {max_bytes} bytes"))
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -224,31 +236,32 @@ async def upload_from_recruiter(
     if reason is not None:
         raise UploadRejected(f"The file was rejected: {reason}", errors=[FieldError("/file", reason)])
 
-    async with runtime.transaction() as session:
+    async with uow() as session:
         application = await get_application_row(session, principal, application_id, permission=Permission.WORK)
         document = new_document(application, name=name or "document", extension=extension, doc_type=doc_type)
         session.add(document)
     try:
         stored = await anyio.to_thread.run_sync(
-            lambda: runtime.documents.put_stream(
+            lambda: store.put_stream(
                 document.storage_key, fileobj, content_type=document.mime_type or "application/octet-stream"
             )
         )
     except BaseException:
-        async with runtime.transaction() as session:
+        async with uow() as session:
             await session.execute(delete(Document).where(Document.id == document.id))
         raise
-    async with runtime.transaction() as session:
+    async with uow() as session:
         row = await session.get(Document, document.id, with_for_update=True)
-        if row is None:  # the application was erased meanwhile: leave nothing behind
-            await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
-            raise NotFound("No such application")
-        row.upload_status = "uploaded"
-        row.size = stored
-        row.uploaded_at = utcnow()
-        await session.flush()
-        await _uploaded(session, principal, row)
-    return document.id
+        if row is not None:
+            row.upload_status = "uploaded"
+            row.size = stored
+            row.uploaded_at = utcnow()
+            await session.flush()
+            await _uploaded(session, principal, row)
+    if row is None:  # the application was erased meanwhile: leave nothing behind
+        await anyio.to_thread.run_sync(store.delete, document.storage_key)
+        raise NotFound("No such application")
+    return row
 
 
 async def get_document(
@@ -336,36 +349,44 @@ class SweepResult:
     idempotency_keys: int
 
 
-async def sweep(runtime: Runtime, *, batch: int = 500) -> SweepResult:
+async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: int = 500) -> SweepResult:
     """Remove documents stuck in ``uploading`` past ``ATS_UPLOAD_TTL`` (object, then row), and stale keys.
 
-    ``SKIP LOCKED`` lets several processes sweep at once without doing one document twice.
+    No transaction is open while S3 deletes: the stuck documents are read, their objects deleted, then
+    the rows that are still stuck are removed. Several processes sweeping at once delete an object twice
+    at worst (S3 deletes are idempotent).
     """
     removed = 0
-    cutoff = utcnow() - timedelta(seconds=runtime.settings.upload_ttl)
+    cutoff = utcnow() - timedelta(seconds=upload_ttl)
     while True:
-        async with runtime.transaction() as session:
+        async with uow() as session:
             stuck = list(
                 (
-                    await session.scalars(
-                        select(Document)
+                    await session.execute(
+                        select(Document.id, Document.storage_key, Document.created_at)
                         .where(Document.upload_status == "uploading", Document.created_at < cutoff)
                         .order_by(Document.created_at)
                         .limit(batch)
-                        .with_for_update(skip_locked=True)
                     )
                 ).all()
             )
-            if not stuck:
-                break
-            for document in stuck:
-                await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
-            await session.execute(delete(Document).where(Document.id.in_([d.id for d in stuck])))
-            removed += len(stuck)
+        if not stuck:
+            break
+        for document in stuck:
+            await anyio.to_thread.run_sync(store.delete, document.storage_key)
+        async with uow() as session:
+            result: Any = await session.execute(
+                delete(Document).where(
+                    Document.id.in_([d.id for d in stuck]),
+                    Document.upload_status == "uploading",
+                    Document.created_at < cutoff,
+                )
+            )
+            removed += int(result.rowcount or 0)
         if len(stuck) < batch:
             break
-    async with runtime.transaction() as session:
-        result: Any = await session.execute(
+    async with uow() as session:
+        result = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(hours=24))
         )
         keys_removed = int(result.rowcount or 0)

@@ -2,12 +2,15 @@
 
 The rows go in one transaction together with a durable :class:`PendingDeletion` for the objects;
 the objects go right after, and whatever S3 refuses is retried by the background jobs until done.
+No transaction is open while S3 or the mail server is called: a pending deletion is claimed by
+moving its ``next_attempt_at`` past a lease, not by holding its row lock.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,21 +18,23 @@ import anyio.to_thread
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ats.storage import StorageUnavailable
+from ats.storage import Documents, StorageUnavailable
 
 from .. import audit, events, mail
 from ..auth import Principal
-from ..db import new_id, utcnow
+from ..db import UnitOfWork, new_id, utcnow
 from ..errors import LegalHold
 from ..models import Application, Document, IdempotencyKey, Note, PendingDeletion, Rating, StatusChange
 from ..roles import Permission
-from ..runtime import Runtime
 from .applications import get_application_row
 from .documents import application_prefix
 
 log = logging.getLogger("ats.erasure")
 
 MAX_BACKOFF = 3600
+# While one process deletes a prefix, the others leave its pending deletion alone this long; a process
+# that dies mid-way leaves it to the next one after that (deleting twice is harmless).
+LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -49,21 +54,21 @@ async def _count(session: AsyncSession, model: type, application_id: uuid.UUID) 
 
 async def erase_rows(
     session: AsyncSession,
-    runtime: Runtime,
     principal: Principal,
     application_id: uuid.UUID,
     *,
     reason: str,
-    notify: bool,
+    notified: bool = False,
     permission: Permission = Permission.COMPLIANCE,
+    lease: timedelta = timedelta(0),
 ) -> tuple[Receipt, uuid.UUID]:
-    """In the caller's transaction: notify, delete every row, record the objects to delete, audit."""
+    """In the caller's transaction: delete every row, record the objects to delete, audit.
+
+    The pending deletion is due after ``lease``: until then it belongs to the caller.
+    """
     application = await get_application_row(session, principal, application_id, permission=permission, lock=True)
     if application.legal_hold:
         raise LegalHold("The application is under legal hold and cannot be erased")
-    if notify:
-        subject, body = mail.erasure_notice(application.name)
-        await mail.send(runtime.settings, to=application.email, subject=subject, body=body)
     counts = {
         "documents": await _count(session, Document, application.id),
         "objects": 0,
@@ -78,7 +83,7 @@ async def erase_rows(
         prefix=application_prefix(application.account_id, application.id),
         attempts=0,
         created_at=utcnow(),
-        next_attempt_at=utcnow(),
+        next_attempt_at=utcnow() + lease,
     )
     session.add(pending)
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.resource_id == application.id))
@@ -92,7 +97,7 @@ async def erase_rows(
         object_id=application.id,
         data={
             "reason": reason,
-            "notified": notify,
+            "notified": notified,
             "counts": {k: v for k, v in counts.items() if k != "objects"},
         },
     )
@@ -102,14 +107,35 @@ async def erase_rows(
 
 
 async def erase(
-    runtime: Runtime, principal: Principal, application_id: uuid.UUID, *, reason: str, notify: bool
+    uow: UnitOfWork,
+    store: Documents,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    reason: str,
+    mailer: mail.Mailer | None,
+    upload_url_ttl: int,
 ) -> Receipt:
-    """Erase one application now; the receipt says whether S3 is done or still being retried."""
-    async with runtime.transaction() as session:
+    """Erase one application now; with a ``mailer``, tell the applicant first (SMTP down: nothing erased).
+
+    The receipt says whether S3 is done or still being retried.
+    """
+    if mailer is not None:
+        async with uow() as session:
+            application = await get_application_row(
+                session, principal, application_id, permission=Permission.COMPLIANCE
+            )
+            if application.legal_hold:
+                raise LegalHold("The application is under legal hold and cannot be erased")
+            name, email = application.name, application.email
+        # Outside any transaction; the rows are checked again under their lock below.
+        subject, body = mail.erasure_notice(name)
+        await mailer.send(to=email, subject=subject, body=body)
+    async with uow() as session:
         receipt, pending_id = await erase_rows(
-            session, runtime, principal, application_id, reason=reason, notify=notify
+            session, principal, application_id, reason=reason, notified=mailer is not None, lease=LEASE
         )
-    deleted = await process_pending(runtime, pending_id)
+    deleted = await process_pending(uow, store, upload_url_ttl=upload_url_ttl, pending_ids=[pending_id])
     if deleted is not None:
         receipt.counts["objects"] = deleted
         receipt.storage = "erased"
@@ -117,42 +143,67 @@ async def erase(
     return receipt
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: uuid.UUID
+    prefix: str
+    created_at: datetime
+
+
 async def process_pending(
-    runtime: Runtime,
-    pending_id: uuid.UUID | None = None,
+    uow: UnitOfWork,
+    store: Documents,
     *,
+    upload_url_ttl: int,
+    pending_ids: Sequence[uuid.UUID] | None = None,
     account_id: uuid.UUID | None = None,
     batch: int = 50,
 ) -> int | None:
-    """Delete the objects of due pending deletions (one, or an account's, or all); None when S3 failed.
+    """Delete the objects of pending deletions (the ones named, or the due ones, or an account's); None when S3 failed.
 
-    ``SKIP LOCKED``: a deletion another process is working on is left to it.
+    Each is claimed in a short transaction (``SKIP LOCKED``, then leased), its objects deleted with no
+    transaction open, and the outcome recorded in another.
     """
-    total: int | None = 0
-    async with runtime.transaction() as session:
+    async with uow() as session:
         query = select(PendingDeletion).with_for_update(skip_locked=True)
         if account_id is not None:
             query = query.where(PendingDeletion.account_id == account_id)
-        if pending_id is not None:
-            query = query.where(PendingDeletion.id == pending_id)
+        if pending_ids is not None:
+            query = query.where(PendingDeletion.id.in_(pending_ids))
         else:
             query = query.where(PendingDeletion.next_attempt_at <= utcnow()).order_by(PendingDeletion.next_attempt_at)
-        due = list((await session.scalars(query.limit(batch))).all())
+        limit = batch if pending_ids is None else len(pending_ids)
+        due = list((await session.scalars(query.limit(limit))).all())
         for row in due:
-            try:
-                deleted = await anyio.to_thread.run_sync(runtime.documents.delete_prefix, row.prefix)
-            except StorageUnavailable as exc:
+            row.next_attempt_at = utcnow() + LEASE
+        claimed = [_Claimed(row.id, row.prefix, row.created_at) for row in due]
+    total: int | None = 0
+    outcomes: dict[uuid.UUID, int | StorageUnavailable] = {}
+    for claim in claimed:
+        try:
+            outcomes[claim.id] = await anyio.to_thread.run_sync(store.delete_prefix, claim.prefix)
+        except StorageUnavailable as exc:
+            outcomes[claim.id] = exc
+    if not claimed:
+        return total
+    async with uow() as session:
+        rows = await session.scalars(
+            select(PendingDeletion).where(PendingDeletion.id.in_(list(outcomes))).with_for_update()
+        )
+        for row in rows:
+            outcome = outcomes[row.id]
+            if isinstance(outcome, StorageUnavailable):
                 row.attempts += 1
-                row.last_error = type(exc).__name__
+                row.last_error = type(outcome).__name__
                 row.next_attempt_at = utcnow() + timedelta(seconds=min(MAX_BACKOFF, 5 * 2**row.attempts))
                 log.warning("erasure of stored objects deferred (attempt %d)", row.attempts)
                 total = None
                 continue
             if total is not None:
-                total += deleted
+                total += outcome
             # A presigned upload issued before the erasure stays valid until it expires and could
             # still write an object: one more pass after that, then the promise is kept.
-            final_pass = row.created_at + timedelta(seconds=runtime.settings.upload_url_ttl + 60)
+            final_pass = row.created_at + timedelta(seconds=upload_url_ttl + 60)
             if utcnow() < final_pass:
                 row.last_error = None
                 row.next_attempt_at = final_pass

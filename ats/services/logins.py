@@ -21,7 +21,7 @@ from ..auth import (
     verify_password,
 )
 from ..db import new_id, utcnow
-from ..errors import BadRequest, RateLimited, Unauthorized
+from ..errors import BadRequest, LoginFailed, RateLimited, RefreshTokenReused, Unauthorized
 from ..models import ApiKey, AuthToken, User
 from ..ratelimit import Limiter
 
@@ -111,7 +111,7 @@ async def login(
                 object_type="user",
                 object_id=candidate.id,
             )
-        raise Unauthorized(INVALID_LOGIN)
+        raise LoginFailed(INVALID_LOGIN)
     await limiter.undo(email_key)
     await ip_limiter.undo(client_key)
     pair = await _issue_pair(session, user, new_id(), access_ttl, refresh_ttl)
@@ -138,7 +138,7 @@ async def refresh(session: AsyncSession, refresh_token: str, *, access_ttl: int,
     if row.revoked_at is not None:
         # A refresh token used twice is a stolen one: end the whole session family.
         await _revoke_family(session, row.family_id)
-        raise Unauthorized("Invalid refresh token")
+        raise RefreshTokenReused("Invalid refresh token")
     if row.expires_at <= now:
         raise Unauthorized("Invalid refresh token")
     user = await session.scalar(select(User).where(User.id == row.user_id, User.active.is_(True)))

@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats.storage import Documents
 
 from .. import audit
 from ..auth import Principal
-from ..db import utcnow
+from ..db import UnitOfWork, utcnow
 from ..models import Application
 from ..pipeline import CLOSED
-from ..runtime import Runtime
+from ..settings import Settings
 from . import erasure
 
 REASON = "retention"
@@ -58,29 +59,42 @@ class RetentionReport:
     accounts: int = 0
 
 
-async def _due(session: AsyncSession, runtime: Runtime, account_id: uuid.UUID | None, now: datetime) -> list[Any]:
-    settings = runtime.settings
-    query = select(Application.id, Application.account_id).where(
-        due_clause(now, settings.retention_days, settings.talent_pool_days)
-    )
-    if account_id is not None:
-        query = query.where(Application.account_id == account_id)
-    return list(await session.execute(query.order_by(Application.status_changed_at)))
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings retention reads: ``ATS_RETENTION_DAYS``, ``ATS_TALENT_POOL_DAYS``, ``ATS_UPLOAD_URL_TTL``."""
+
+    retention_days: int
+    talent_pool_days: int
+    upload_url_ttl: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        return cls(settings.retention_days, settings.talent_pool_days, settings.upload_url_ttl)
 
 
 async def run(
-    runtime: Runtime, *, account_id: uuid.UUID | None, dry_run: bool, actor: Principal | None = None
+    uow: UnitOfWork,
+    store: Documents,
+    policy: Policy,
+    *,
+    account_id: uuid.UUID | None,
+    dry_run: bool,
+    actor: Principal | None = None,
 ) -> RetentionReport:
-    """Erase (or, with ``dry_run``, list) what retention allows; one audit event per account run."""
+    """Erase (or, with ``dry_run``, list) what retention allows; one audit event per account run.
+
+    One unit of work per erasure, so a long run holds no lock for long and S3 is called with none held.
+    """
     now = utcnow()
+    due_now = due_clause(now, policy.retention_days, policy.talent_pool_days)
     report = RetentionReport(dry_run=dry_run)
-    async with runtime.transaction() as session:
-        due = await _due(session, runtime, account_id, now)
-        held_query = select(func.count()).where(
-            held_clause(now, runtime.settings.retention_days, runtime.settings.talent_pool_days)
-        )
+    async with uow() as session:
+        query = select(Application.id, Application.account_id).where(due_now)
+        held_query = select(func.count()).where(held_clause(now, policy.retention_days, policy.talent_pool_days))
         if account_id is not None:
+            query = query.where(Application.account_id == account_id)
             held_query = held_query.where(Application.account_id == account_id)
+        due: list[Any] = list(await session.execute(query.order_by(Application.status_changed_at)))
         report.held = int(await session.scalar(held_query) or 0)
     by_account: dict[uuid.UUID, list[uuid.UUID]] = {}
     for row in due:
@@ -88,29 +102,30 @@ async def run(
     if account_id is not None:
         by_account.setdefault(account_id, [])
     report.accounts = len(by_account)
+    pending: list[uuid.UUID] = []
     for account, ids in by_account.items():
         principal = actor if actor is not None and actor.account_id == account else Principal.system(account)
         erased_here: list[uuid.UUID] = []
         if not dry_run:
             for application_id in ids:
-                async with runtime.transaction() as session:
+                async with uow() as session:
                     # Re-checked under the row lock: a hold set meanwhile wins.
                     still_due = await session.scalar(
                         select(Application.id)
-                        .where(
-                            Application.id == application_id,
-                            due_clause(now, runtime.settings.retention_days, runtime.settings.talent_pool_days),
-                        )
+                        .where(Application.id == application_id, due_now)
                         .with_for_update(skip_locked=True)
                     )
                     if still_due is None:
                         continue
-                    await erasure.erase_rows(session, runtime, principal, application_id, reason=REASON, notify=False)
+                    _, pending_id = await erasure.erase_rows(
+                        session, principal, application_id, reason=REASON, lease=erasure.LEASE
+                    )
                 erased_here.append(application_id)
+                pending.append(pending_id)
         else:
             erased_here = ids
         report.erased += erased_here
-        async with runtime.transaction() as session:
+        async with uow() as session:
             await audit.record(
                 session,
                 principal,
@@ -118,8 +133,8 @@ async def run(
                 data={"dry_run": dry_run, "erased": len(erased_here)},
                 account_id=account,
             )
-    if not dry_run and report.erased:
-        await erasure.process_pending(runtime, account_id=account_id)
-        async with runtime.transaction() as session:
+    if pending:
+        await erasure.process_pending(uow, store, upload_url_ttl=policy.upload_url_ttl, pending_ids=pending)
+        async with uow() as session:
             report.storage_pending = await erasure.pending_count(session, account_id)
     return report

@@ -169,7 +169,12 @@ async def test_erasure_with_s3_down_is_finished_when_it_is_back(throwaway_s3: tu
                 .where(PendingDeletion.account_id == account.id)
                 .values(next_attempt_at=func.now())
             )
-        assert await erasure.process_pending(runtime, account_id=account.id) is None
+        assert (
+            await erasure.process_pending(
+                runtime.uow, runtime.documents, upload_url_ttl=own.upload_url_ttl, account_id=account.id
+            )
+            is None
+        )
 
         s3.start()
         wait_for(lambda: runtime.documents.client.put_object(Bucket=own.s3_bucket, Key="probe", Body=b"x"), 90)
@@ -179,7 +184,12 @@ async def test_erasure_with_s3_down_is_finished_when_it_is_back(throwaway_s3: tu
                 .where(PendingDeletion.account_id == account.id)
                 .values(next_attempt_at=func.now())
             )
-        assert await erasure.process_pending(runtime, account_id=account.id) == 2
+        assert (
+            await erasure.process_pending(
+                runtime.uow, runtime.documents, upload_url_ttl=own.upload_url_ttl, account_id=account.id
+            )
+            == 2
+        )
         prefix = f"{account.id}/{application['id']}/"
         listing = runtime.documents.client.list_objects_v2(Bucket=own.s3_bucket, Prefix=prefix)
         assert listing.get("KeyCount", 0) == 0

@@ -350,7 +350,7 @@ async def test_sweep_removes_stale_uploads(
         )
         key = await session.scalar(select(Document.storage_key).where(Document.id == uuid.UUID(included["id"])))
     assert key is not None and runtime.documents.exists(key)
-    result = await documents_service.sweep(runtime)
+    result = await documents_service.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
     assert result.documents >= 1
     assert not runtime.documents.exists(key)
     async with runtime.transaction() as session:
