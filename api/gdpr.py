@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Annotated
 
 import anyio.to_thread
@@ -30,36 +29,6 @@ from .schemas import One
 # Larger reads than the default 1 MiB: fewer thread hops and S3 round trips per GiB exported.
 ZIP_CHUNK = 4 * 1024 * 1024
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class Counts(msgspec.Struct):
-    documents: int
-    objects: int
-    notes: int
-    ratings: int
-    history: int
-
-
-class ErasureReceipt(msgspec.Struct):
-    application_id: uuid.UUID
-    erased_at: datetime
-    counts: Counts
-    audit_event_id: uuid.UUID
-    storage: str
-
-
-class RetentionOut(msgspec.Struct):
-    dry_run: bool
-    erased: list[uuid.UUID]
-    count: int
-    held: int
-    storage_pending: int
-
-
-def _receipt(receipt: erasure.Receipt) -> ErasureReceipt:
-    return ErasureReceipt(
-        receipt.application_id, receipt.erased_at, Counts(**receipt.counts), receipt.audit_event_id, receipt.storage
-    )
 
 
 class GdprController(Controller):
@@ -115,17 +84,17 @@ class GdprController(Controller):
         runtime: Runtime,
         reason: Reason = "erasure_request",
         notify: bool = False,
-    ) -> One[ErasureReceipt]:
+    ) -> One[erasure.Receipt]:
         """Erase the application, its rows and every stored object; 409 under legal hold; then 404."""
-        receipt = await erasure.erase(runtime, principal, application_id, reason=reason, notify=notify)
-        return One(_receipt(receipt))
+        return One(await erasure.erase(runtime, principal, application_id, reason=reason, notify=notify))
 
     @post("/retention/run", status_code=200)
-    async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> One[RetentionOut]:
+    async def run_retention(
+        self, principal: Principal, runtime: Runtime, dry_run: bool = False
+    ) -> One[retention.RetentionReport]:
         """Apply the retention rules to this account (``dry_run=true``: only report)."""
         principal.scope(Permission.COMPLIANCE)
-        report = await retention.run(runtime, account_id=principal.account_id, dry_run=dry_run, actor=principal)
-        return One(RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending))
+        return One(await retention.run(runtime, account_id=principal.account_id, dry_run=dry_run, actor=principal))
 
 
 def _chunks_of(store: Documents, key: str) -> Callable[[], Iterator[bytes]]:

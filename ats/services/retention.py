@@ -53,9 +53,9 @@ def held_clause(now: datetime, retention_days: int, talent_pool_days: int) -> Co
 class RetentionReport:
     dry_run: bool
     erased: list[uuid.UUID] = field(default_factory=list)
+    count: int = 0  # len(erased), for readers of the JSON
     held: int = 0
     storage_pending: int = 0
-    accounts: int = 0
 
 
 async def _due(session: AsyncSession, runtime: Runtime, account_id: uuid.UUID | None, now: datetime) -> list[Any]:
@@ -87,7 +87,6 @@ async def run(
         by_account.setdefault(row.account_id, []).append(row.id)
     if account_id is not None:
         by_account.setdefault(account_id, [])
-    report.accounts = len(by_account)
     for account, ids in by_account.items():
         principal = actor if actor is not None and actor.account_id == account else Principal.system(account)
         erased_here: list[uuid.UUID] = []
@@ -118,6 +117,7 @@ async def run(
                 data={"dry_run": dry_run, "erased": len(erased_here)},
                 account_id=account,
             )
+    report.count = len(report.erased)
     if not dry_run and report.erased:
         await erasure.process_pending(runtime, account_id=account_id)
         async with runtime.transaction() as session:
