@@ -18,6 +18,7 @@ from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import applications, jobs, notes, ratings
 from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
+from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
@@ -38,7 +39,7 @@ class AddressIn(Input):
 
 class CandidateIn(Input):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=EMAIL_PATTERN)]
     salutation: Annotated[str, msgspec.Meta(max_length=50)] | None = None
     first_name: Text150 | None = None
     last_name: Text150 | None = None

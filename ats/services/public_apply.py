@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -16,11 +15,11 @@ from ..auth import Principal
 from ..errors import ErrorCollector
 from ..models import Document, JobPosting
 from ..runtime import Runtime
+from ..vocabulary import DOCUMENT_TYPES, is_email
 from . import applications, documents, jobs
 from .stages import stages_of
 
 BASE = "/data/attributes"
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_DOCUMENTS = 10
 ATTRIBUTES = frozenset(
     {
@@ -119,7 +118,7 @@ def validate(attrs: dict[str, Any], errors: ErrorCollector) -> ApplyRequest | No
     _unknown(errors, attrs, ATTRIBUTES, BASE)
     name = _string(errors, attrs, "name", required=True, max_length=300)
     email = _string(errors, attrs, "email", required=True, max_length=320)
-    if email and not EMAIL.match(email):
+    if email and not is_email(email):
         errors.add(f"{BASE}/email", "is not an email address")
     job_id: uuid.UUID | None = None
     raw_job = attrs.get("job_posting_id")
@@ -169,8 +168,8 @@ def _documents(raw: Any, errors: ErrorCollector) -> list[DocumentRequest]:
         doc_type = _string(errors, item, "type", required=False, max_length=20, pointer=here) or "other"
         if extension is not None and extension.lower().lstrip(".") not in ALLOWED_EXTENSIONS:
             errors.add(f"{here}/extension", f"must be one of {', '.join(ALLOWED_EXTENSIONS)}", "invalid_extension")
-        if doc_type not in documents.DOCUMENT_TYPES:
-            errors.add(f"{here}/type", f"must be one of {', '.join(documents.DOCUMENT_TYPES)}")
+        if doc_type not in DOCUMENT_TYPES:
+            errors.add(f"{here}/type", f"must be one of {', '.join(DOCUMENT_TYPES)}")
         if extension and name:
             found.append(DocumentRequest(extension.lower().lstrip("."), name, doc_type))
     return found
