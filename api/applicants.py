@@ -19,7 +19,7 @@ from ats.services.stages import stages_of, status_of_stage
 from ats.views import ApplicationView
 
 from .applications import parse_if_match
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document
 from .paging import check_page
 from .schemas import Input
@@ -138,7 +138,7 @@ class ApplicantController(Controller):
             body["included"] = included
         return document(body, headers={"ETag": f'"{view.version}"'})
 
-    @put("/{applicant_id:uuid}", guards=[requires(Permission.READ)], media_type=JSONAPI)
+    @put("/{applicant_id:uuid}", guards=[account_member], media_type=JSONAPI)
     async def move_applicant(
         self,
         request: Request[Any, Any, Any],

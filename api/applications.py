@@ -20,7 +20,7 @@ from ats.services import applications, jobs, notes, ratings
 from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
 from ats.vocabulary import EMAIL_PATTERN
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
 from .schemas import Input, Many, One, whole
 
@@ -171,7 +171,7 @@ class ApplicationController(Controller):
         view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @put("/{application_id:uuid}/status", guards=[requires(Permission.READ)])
+    @put("/{application_id:uuid}/status", guards=[account_member])
     async def move(
         self,
         request: Request[Any, Any, Any],
@@ -194,7 +194,7 @@ class ApplicationController(Controller):
         view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @patch("/{application_id:uuid}", guards=[requires(Permission.READ)])
+    @patch("/{application_id:uuid}", guards=[account_member])
     async def patch_application(
         self,
         request: Request[Any, Any, Any],
@@ -210,7 +210,7 @@ class ApplicationController(Controller):
         view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @post("/{application_id:uuid}/notes", guards=[requires(Permission.READ)])
+    @post("/{application_id:uuid}/notes", guards=[account_member])
     async def add_note(
         self, application_id: uuid.UUID, data: NoteIn, db_session: AsyncSession, principal: Principal
     ) -> One[NoteView]:
@@ -223,7 +223,7 @@ class ApplicationController(Controller):
     ) -> Many[NoteView]:
         return whole([note_view(n) for n in await notes.list_notes(db_session, principal, application_id)])
 
-    @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[requires(Permission.READ)])
+    @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[account_member])
     async def update_note(
         self,
         application_id: uuid.UUID,
@@ -242,13 +242,13 @@ class ApplicationController(Controller):
         )
         return One(note_view(row))
 
-    @delete("/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[requires(Permission.READ)])
+    @delete("/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[account_member])
     async def delete_note(
         self, application_id: uuid.UUID, note_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> None:
         await notes.delete_note(db_session, principal, application_id, note_id)
 
-    @put("/{application_id:uuid}/rating", guards=[requires(Permission.READ)])
+    @put("/{application_id:uuid}/rating", guards=[account_member])
     async def set_rating(
         self, application_id: uuid.UUID, data: RatingIn, db_session: AsyncSession, principal: Principal
     ) -> One[RatingSummary]:

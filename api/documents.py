@@ -22,7 +22,7 @@ from ats.runtime import Runtime
 from ats.services import applications, documents
 from ats.views import DocumentView
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .schemas import One
 
 
@@ -37,7 +37,7 @@ class DocumentController(Controller):
     tags = ["documents"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post("/", guards=[requires(Permission.READ)], status_code=201)
+    @post("/", guards=[account_member], status_code=201)
     async def upload(
         self,
         application_id: uuid.UUID,
@@ -98,7 +98,7 @@ class DocumentController(Controller):
             headers["Content-Length"] = str(row.size)
         return Stream(body, media_type=row.mime_type or "application/octet-stream", headers=headers)
 
-    @delete("/{document_id:uuid}", guards=[requires(Permission.READ)], status_code=204)
+    @delete("/{document_id:uuid}", guards=[account_member], status_code=204)
     async def delete_document(
         self,
         application_id: uuid.UUID,

@@ -22,7 +22,7 @@ from ats.runtime import Runtime
 from ats.services import erasure, exports, retention
 from ats.services.documents import split_extension
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal
 from .documents import content_disposition
 from .schemas import One
 
@@ -34,7 +34,7 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 class GdprController(Controller):
     path = "/"
     tags = ["gdpr"]
-    guards = [requires(Permission.READ)]
+    guards = [account_member]
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/applications/{application_id:uuid}/export")

@@ -38,7 +38,6 @@ class Runtime:
         self.public_limiter = public_limiter
         self.emit: Callable[..., Any] | None = None
         self.api_base = "/api/v1"  # where document URLs point; the plugin sets its prefix
-        self.background: list[Any] = []
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
