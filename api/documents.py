@@ -19,7 +19,7 @@ from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import applications, documents
+from ats.services import application_views, documents
 from ats.views import DocumentView
 
 from .deps import account_member, provide_principal, requires
@@ -75,7 +75,7 @@ class DocumentController(Controller):
             fileobj=fileobj,
             size=size,
         )
-        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return One(next(d for d in view.documents if d.id == document_id))
 
     @get("/{document_id:uuid}", guards=[requires(Permission.READ)])
