@@ -14,12 +14,12 @@ from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import applications
+from ats.services import application_views, applications
 from ats.services.stages import stages_of, status_of_stage
 from ats.views import ApplicationView
 
 from .applications import parse_if_match
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document
 from .paging import check_page
 from .schemas import Input
@@ -63,7 +63,7 @@ async def _documents(
     ids = {v.id: [str(d.id) for d in v.documents] for v in views}
     if not include:
         return ids, []
-    rows = await applications.document_rows(session, [v.id for v in views])
+    rows = await application_views.document_rows(session, [v.id for v in views])
     return ids, [applicant_document_resource(d) for d in rows]
 
 
@@ -102,10 +102,10 @@ class ApplicantController(Controller):
             if status is None:
                 raise ValidationFailed(errors=[FieldError("filter[application_stage_id]", "no such stage")])
             statuses = [status]
-        result = await applications.list_applications(
+        result = await application_views.list_applications(
             db_session,
             principal,
-            applications.ApplicationFilters(
+            application_views.ApplicationFilters(
                 job_id=job_posting_id, statuses=statuses, page=page_number, per_page=page_size
             ),
             api_base=runtime.api_base,
@@ -131,14 +131,14 @@ class ApplicantController(Controller):
     ) -> Response[bytes]:
         check_accept(request)
         with_documents = _include_flag(include)
-        view = await applications.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
         ids, included = await _documents(db_session, [view], with_documents)
         body: dict[str, Any] = {"data": applicant_resource(view, ids[view.id])}
         if with_documents:
             body["included"] = included
         return document(body, headers={"ETag": f'"{view.version}"'})
 
-    @put("/{applicant_id:uuid}", guards=[requires(Permission.READ)], media_type=JSONAPI)
+    @put("/{applicant_id:uuid}", guards=[account_member], media_type=JSONAPI)
     async def move_applicant(
         self,
         request: Request[Any, Any, Any],
@@ -165,6 +165,6 @@ class ApplicantController(Controller):
                 extra={"allowed": [str(sid) for sid, _ in stages.values()]},
             )
         await applications.move(db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request))
-        view = await applications.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
         ids, _ = await _documents(db_session, [view], False)
         return document({"data": applicant_resource(view, ids[view.id])}, headers={"ETag": f'"{view.version}"'})

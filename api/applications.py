@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -16,10 +16,11 @@ from ats.errors import BadRequest
 from ats.models import Note
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import applications, jobs, notes, ratings
+from ats.services import application_views, applications, jobs, notes, ratings
 from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
+from ats.vocabulary import EMAIL_PATTERN
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
 from .schemas import Input, Many, One, whole
 
@@ -38,7 +39,7 @@ class AddressIn(Input):
 
 class CandidateIn(Input):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=EMAIL_PATTERN)]
     salutation: Annotated[str, msgspec.Meta(max_length=50)] | None = None
     first_name: Text150 | None = None
     last_name: Text150 | None = None
@@ -115,20 +116,20 @@ class ApplicationController(Controller):
         search: Annotated[str, msgspec.Meta(max_length=200)] | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
-        orderby: Literal["date", "name", "status"] = "date",
-        order: Literal["asc", "desc"] = "desc",
+        orderby: application_views.OrderBy = "date",
+        order: application_views.Order = "desc",
         page: int = 1,
         per_page: int = 20,
         cursor: Annotated[str, msgspec.Meta(max_length=500)] | None = None,
     ) -> Many[ApplicationView]:
         check_page(page, per_page)
         check_date_range(date_from, date_to)
-        result = await applications.list_applications(
+        result = await application_views.list_applications(
             db_session,
             principal,
-            applications.ApplicationFilters(
+            application_views.ApplicationFilters(
                 job_id=job_id,
-                statuses=applications.parse_statuses(status),
+                statuses=application_views.parse_statuses(status),
                 search=search or None,
                 date_from=day_start(date_from),
                 date_to=day_end(date_to),
@@ -160,17 +161,17 @@ class ApplicationController(Controller):
             custom_fields=data.custom_fields,
             source=data.source,
         )
-        view = await applications.get_view(db_session, principal, row.id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, row.id, api_base=runtime.api_base)
         return Response(One(view), status_code=201, headers=etag(view.version))
 
     @get("/{application_id:uuid}", guards=[requires(Permission.READ)])
     async def get_application(
         self, application_id: uuid.UUID, db_session: AsyncSession, principal: Principal, runtime: Runtime
     ) -> Response[One[ApplicationView]]:
-        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @put("/{application_id:uuid}/status", guards=[requires(Permission.READ)])
+    @put("/{application_id:uuid}/status", guards=[account_member])
     async def move(
         self,
         request: Request[Any, Any, Any],
@@ -190,10 +191,10 @@ class ApplicationController(Controller):
             reason=data.reason,
             expected_version=parse_if_match(request),
         )
-        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @patch("/{application_id:uuid}", guards=[requires(Permission.READ)])
+    @patch("/{application_id:uuid}", guards=[account_member])
     async def patch_application(
         self,
         request: Request[Any, Any, Any],
@@ -206,10 +207,10 @@ class ApplicationController(Controller):
         await applications.set_legal_hold(
             db_session, principal, application_id, data.legal_hold, expected_version=parse_if_match(request)
         )
-        view = await applications.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
         return Response(One(view), headers=etag(view.version))
 
-    @post("/{application_id:uuid}/notes", guards=[requires(Permission.READ)])
+    @post("/{application_id:uuid}/notes", guards=[account_member])
     async def add_note(
         self, application_id: uuid.UUID, data: NoteIn, db_session: AsyncSession, principal: Principal
     ) -> One[NoteView]:
@@ -222,7 +223,7 @@ class ApplicationController(Controller):
     ) -> Many[NoteView]:
         return whole([note_view(n) for n in await notes.list_notes(db_session, principal, application_id)])
 
-    @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[requires(Permission.READ)])
+    @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[account_member])
     async def update_note(
         self,
         application_id: uuid.UUID,
@@ -241,13 +242,13 @@ class ApplicationController(Controller):
         )
         return One(note_view(row))
 
-    @delete("/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[requires(Permission.READ)])
+    @delete("/{application_id:uuid}/notes/{note_id:uuid}", status_code=204, guards=[account_member])
     async def delete_note(
         self, application_id: uuid.UUID, note_id: uuid.UUID, db_session: AsyncSession, principal: Principal
     ) -> None:
         await notes.delete_note(db_session, principal, application_id, note_id)
 
-    @put("/{application_id:uuid}/rating", guards=[requires(Permission.READ)])
+    @put("/{application_id:uuid}/rating", guards=[account_member])
     async def set_rating(
         self, application_id: uuid.UUID, data: RatingIn, db_session: AsyncSession, principal: Principal
     ) -> One[RatingSummary]:

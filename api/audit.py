@@ -38,14 +38,6 @@ class AuditEventOut(msgspec.Struct):
     hash: str
 
 
-class VerifyOut(msgspec.Struct):
-    ok: bool
-    checked: int
-    head: str | None
-    broken_at: int | None = None
-    reason: str | None = None
-
-
 class AuditController(Controller):
     path = "/audit-events"
     tags = ["audit"]
@@ -102,6 +94,5 @@ class AuditController(Controller):
         )
 
     @get("/verify")
-    async def verify(self, db_session: AsyncSession, principal: Principal) -> One[VerifyOut]:
-        result = await audit.verify_account(db_session, principal.account_id)
-        return One(VerifyOut(result.ok, result.checked, result.head, result.broken_at, result.reason))
+    async def verify(self, db_session: AsyncSession, principal: Principal) -> One[audit.VerifyResult]:
+        return One(await audit.verify_account(db_session, principal.account_id))

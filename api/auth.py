@@ -27,13 +27,6 @@ class RefreshRequest(Input):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class TokenResponse(msgspec.Struct):
-    access_token: str
-    token_type: str
-    expires_in: int
-    refresh_token: str
-
-
 class AccountRef(msgspec.Struct):
     id: str
     name: str
@@ -48,10 +41,6 @@ class Me(msgspec.Struct):
     account: AccountRef
 
 
-def _token_response(pair: logins.TokenPair) -> TokenResponse:
-    return TokenResponse(pair.access_token, "Bearer", pair.expires_in, pair.refresh_token)
-
-
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
@@ -59,7 +48,7 @@ class AuthController(Controller):
     @post("/token", opt={"exclude_from_auth": True}, status_code=200)
     async def token(
         self, request: Request[Any, Any, Any], data: TokenRequest, db_session: AsyncSession, runtime: Runtime
-    ) -> TokenResponse:
+    ) -> logins.TokenPair:
         """Log in with email and password; wrong credentials get one generic 401."""
         pair = await logins.login(
             db_session,
@@ -71,10 +60,10 @@ class AuthController(Controller):
             access_ttl=runtime.settings.access_token_ttl,
             refresh_ttl=runtime.settings.refresh_token_ttl,
         )
-        return _token_response(pair)
+        return pair
 
     @post("/refresh", opt={"exclude_from_auth": True}, status_code=200)
-    async def refresh(self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime) -> TokenResponse:
+    async def refresh(self, data: RefreshRequest, db_session: AsyncSession, runtime: Runtime) -> logins.TokenPair:
         """A new pair; the used refresh token stops working (a reuse ends the whole session)."""
         pair = await logins.refresh(
             db_session,
@@ -82,7 +71,7 @@ class AuthController(Controller):
             access_ttl=runtime.settings.access_token_ttl,
             refresh_ttl=runtime.settings.refresh_token_ttl,
         )
-        return _token_response(pair)
+        return pair
 
     @post("/logout", status_code=204, dependencies={"principal": Provide(provide_principal)})
     async def logout(self, db_session: AsyncSession, principal: Principal) -> None:

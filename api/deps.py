@@ -138,6 +138,19 @@ def requires(
     return guard
 
 
+def account_member(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard for writes: any role of the account gets through, and the service answers.
+
+    The service looks the object up first, so that one the caller may not see is a 404 and only then a role
+    without the permission is a 403 (§2); a permission guard here would answer 403 before that lookup.
+    """
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise Unauthorized("Authentication required")
+    if not any(principal.can(permission) for permission in Permission):
+        raise Forbidden(f"The role {principal.role!r} may not do this")
+
+
 _allowed_query_cache: dict[int, frozenset[str]] = {}
 
 

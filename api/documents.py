@@ -20,9 +20,9 @@ from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import documents
-from ats.views import DocumentView
+from ats.views import DocumentView, document_url
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .schemas import One
 
 
@@ -37,7 +37,7 @@ class DocumentController(Controller):
     tags = ["documents"]
     dependencies = {"principal": Provide(provide_principal)}
 
-    @post("/", guards=[requires(Permission.READ)], status_code=201)
+    @post("/", guards=[account_member], status_code=201)
     async def upload(
         self,
         application_id: uuid.UUID,
@@ -75,7 +75,7 @@ class DocumentController(Controller):
             size=size,
             max_bytes=runtime.settings.max_upload_bytes,
         )
-        url = f"{runtime.api_base}/applications/{row.application_id}/documents/{row.id}"
+        url = document_url(runtime.api_base, row.application_id, row.id)
         return One(DocumentView(row.id, row.type, row.filename, row.mime_type, row.size, row.upload_status, url))
 
     @get("/{document_id:uuid}", guards=[requires(Permission.READ)])
@@ -98,7 +98,7 @@ class DocumentController(Controller):
             headers["Content-Length"] = str(row.size)
         return Stream(body, media_type=row.mime_type or "application/octet-stream", headers=headers)
 
-    @delete("/{document_id:uuid}", guards=[requires(Permission.READ)], status_code=204)
+    @delete("/{document_id:uuid}", guards=[account_member], status_code=204)
     async def delete_document(
         self,
         application_id: uuid.UUID,

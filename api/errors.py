@@ -72,16 +72,6 @@ def _where(exc: BaseException) -> str:
     return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    errors: list[dict[str, str]] = []
-    allowed: list[str] | None = None
-
-
 def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dict[str, str], dict[str, Any]]:
     """(status, code, title, detail, errors, headers, extra) for any exception; never leaks internals."""
     if isinstance(exc, DomainError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Annotated
 
 import anyio.to_thread
@@ -24,7 +23,7 @@ from ats.runtime import Runtime
 from ats.services import erasure, exports, retention
 from ats.services.documents import split_extension
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal
 from .documents import content_disposition
 from .schemas import One
 
@@ -33,40 +32,10 @@ ZIP_CHUNK = 4 * 1024 * 1024
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class Counts(msgspec.Struct):
-    documents: int
-    objects: int
-    notes: int
-    ratings: int
-    history: int
-
-
-class ErasureReceipt(msgspec.Struct):
-    application_id: uuid.UUID
-    erased_at: datetime
-    counts: Counts
-    audit_event_id: uuid.UUID
-    storage: str
-
-
-class RetentionOut(msgspec.Struct):
-    dry_run: bool
-    erased: list[uuid.UUID]
-    count: int
-    held: int
-    storage_pending: int
-
-
-def _receipt(receipt: erasure.Receipt) -> ErasureReceipt:
-    return ErasureReceipt(
-        receipt.application_id, receipt.erased_at, Counts(**receipt.counts), receipt.audit_event_id, receipt.storage
-    )
-
-
 class GdprController(Controller):
     path = "/"
     tags = ["gdpr"]
-    guards = [requires(Permission.READ)]
+    guards = [account_member]
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/applications/{application_id:uuid}/export")
@@ -116,7 +85,7 @@ class GdprController(Controller):
         runtime: Runtime,
         reason: Reason = "erasure_request",
         notify: bool = False,
-    ) -> One[ErasureReceipt]:
+    ) -> One[erasure.Receipt]:
         """Erase the application, its rows and every stored object; 409 under legal hold; then 404.
 
         Takes no request session: the erasure's own units of work hold no connection while S3 or SMTP answers.
@@ -130,10 +99,12 @@ class GdprController(Controller):
             mailer=mail.Mailer(runtime.settings) if notify else None,
             upload_url_ttl=runtime.settings.upload_url_ttl,
         )
-        return One(_receipt(receipt))
+        return One(receipt)
 
     @post("/retention/run", status_code=200)
-    async def run_retention(self, principal: Principal, runtime: Runtime, dry_run: bool = False) -> One[RetentionOut]:
+    async def run_retention(
+        self, principal: Principal, runtime: Runtime, dry_run: bool = False
+    ) -> One[retention.RetentionReport]:
         """Apply the retention rules to this account (``dry_run=true``: only report)."""
         principal.scope(Permission.COMPLIANCE)
         report = await retention.run(
@@ -144,7 +115,7 @@ class GdprController(Controller):
             dry_run=dry_run,
             actor=principal,
         )
-        return One(RetentionOut(report.dry_run, report.erased, len(report.erased), report.held, report.storage_pending))
+        return One(report)
 
 
 def _chunks_of(store: Documents, key: str) -> Callable[[], Iterator[bytes]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
@@ -16,14 +16,12 @@ from ats.models import JobPosting
 from ats.pipeline import Status, generic_next
 from ats.roles import Permission
 from ats.services import jobs, stages
+from ats.vocabulary import EmploymentType, JobStatus, QuestionType
 
-from .deps import provide_principal, requires
+from .deps import account_member, provide_principal, requires
 from .paging import check_page, page_meta
 from .schemas import Input, Many, One, whole
 
-EmploymentType = Literal["full_time", "part_time", "contract", "internship", "temporary"]
-JobStatus = Literal["draft", "published", "closed"]
-QuestionType = Literal["text", "boolean", "date", "number", "choice"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=r"\S")]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Short = Annotated[str, msgspec.Meta(max_length=300)]
@@ -149,13 +147,13 @@ class JobController(Controller):
     async def get_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> One[Job]:
         return One(Job.of(await jobs.get_job(db_session, principal, job_id)))
 
-    @patch("/{job_id:uuid}", guards=[requires(Permission.READ)])
+    @patch("/{job_id:uuid}", guards=[account_member])
     async def update_job(
         self, job_id: uuid.UUID, data: JobUpdate, db_session: AsyncSession, principal: Principal
     ) -> One[Job]:
         return One(Job.of(await jobs.update_job(db_session, principal, job_id, job_values(data))))
 
-    @delete("/{job_id:uuid}", status_code=204, guards=[requires(Permission.READ)])
+    @delete("/{job_id:uuid}", status_code=204, guards=[account_member])
     async def delete_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> None:
         await jobs.delete_job(db_session, principal, job_id)
 

@@ -15,6 +15,7 @@ from ats.models import Document
 from ats.runtime import Runtime
 from ats.services import documents, idempotency, public_apply
 
+from .apply_input import parse_apply
 from .deps import client_ip
 from .jsonapi import JSONAPI, applicant_document_resource, document
 from .schemas import Input
@@ -111,7 +112,7 @@ class PublicApplyController(Controller):
         # A recent answer is enough: one HeadBucket per apply would halve the throughput.
         if wants_uploads and not runtime.documents.answered_within(STORAGE_CHECK_MAX_AGE):
             await anyio.to_thread.run_sync(runtime.documents.ping)
-        result = await public_apply.apply(db_session, runtime, data, client_ip=ip)
+        result = await public_apply.apply(db_session, runtime, parse_apply(data), client_ip=ip)
         body = msgspec.json.encode(apply_document(result, include != ""))
         if key is not None:
             await idempotency.remember(db_session, SCOPE, key, 201, body, resource_id=result.application_id)

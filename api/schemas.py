@@ -33,8 +33,3 @@ class Many(msgspec.Struct, Generic[T]):
 def whole(items: list[T]) -> Many[T]:
     """A list that is never paged, with the same ``meta`` every list carries."""
     return Many(items, PageMeta(len(items), max(len(items), 1), 1, 1 if items else 0))
-
-
-class Ref(msgspec.Struct):
-    id: str
-    name: str

@@ -17,13 +17,14 @@ from ats.models import User as UserRow
 from ats.roles import Permission, Role
 from ats.runtime import Runtime
 from ats.services import api_keys, users
+from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import provide_principal, requires
 from .schemas import Input, Many, One, whole
 
 T = TypeVar("T")
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=EMAIL_PATTERN)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
 

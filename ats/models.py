@@ -29,16 +29,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .db import Base, new_id, utcnow
 from .pipeline import STATUSES, rank_sql
 from .roles import ROLES
+from .vocabulary import DOCUMENT_TYPES, EMPLOYMENT_TYPES, JOB_STATUSES, UPLOAD_STATUSES
 
 _ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-EMPLOYMENT_TYPES = ("full_time", "part_time", "contract", "internship", "temporary")
-JOB_STATUSES = ("draft", "published", "closed")
 
 
 def _pk() -> Mapped[uuid.UUID]:
@@ -301,10 +298,6 @@ class Rating(Base):
     criteria: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
-
-
-DOCUMENT_TYPES = ("cv", "cover_letter", "certificate", "other")
-UPLOAD_STATUSES = ("uploading", "uploaded", "rejected")
 
 
 class Document(Base):

@@ -28,7 +28,6 @@ FLOW: tuple[Status, ...] = (Status.NEW, Status.SCREENING, Status.INTERVIEW, Stat
 CLOSED: tuple[Status, ...] = (Status.REJECTED, Status.WITHDRAWN)
 STATUSES: tuple[str, ...] = tuple(s.value for s in (*FLOW, *CLOSED))
 TERMINAL: frozenset[Status] = frozenset({Status.HIRED})
-OPEN: frozenset[Status] = frozenset(FLOW) - TERMINAL
 # Stages that count as "reached" for conversion: every flow status after new.
 MILESTONES: tuple[Status, ...] = FLOW[1:]
 STAGE_NAMES: dict[Status, str] = {s: s.value.title() for s in Status}

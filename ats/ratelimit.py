@@ -62,10 +62,6 @@ class RateLimiter:
             if count > 0:
                 self._hits[key] = (start, count - 1)
 
-    async def reset(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
-
 
 class RedisRateLimiter:
     """The same fixed window, in Redis: every process behind the load balancer shares the counts."""

@@ -61,7 +61,3 @@ def scope_of(role: str, permission: Permission) -> Scope | None:
         return _TABLE[permission].get(Role(role))
     except ValueError:
         return None
-
-
-def allows(role: str, permission: Permission) -> bool:
-    return scope_of(role, permission) is not None

@@ -37,7 +37,6 @@ class Runtime:
         self.login_ip_limiter = login_ip_limiter
         self.public_limiter = public_limiter
         self.api_base = "/api/v1"  # where document URLs point; the plugin sets its prefix
-        self.background: list[Any] = []
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:

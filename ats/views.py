@@ -54,6 +54,11 @@ class DocumentView(msgspec.Struct):
     url: str
 
 
+def document_url(api_base: str, application_id: uuid.UUID, document_id: uuid.UUID) -> str:
+    """Where the recruiter API serves a document, under ``api_base`` (the plugin's prefix + ``/api/v1``)."""
+    return f"{api_base}/applications/{application_id}/documents/{document_id}"
+
+
 class NoteView(msgspec.Struct):
     id: uuid.UUID
     content: str

@@ -35,17 +35,17 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 # The response structs are the app's own read model: plain msgspec structs, no framework in them.
-from ats.services.applications import RELATED_SQL
+from ats.services.application_views import RELATED_SQL, DocumentRow
 from ats.views import (
     Address,
     ApplicationView,
     Candidate,
     Consent,
-    DocumentView,
     HistoryEntry,
     JobRef,
     NoteView,
     Ref,
+    document_url,
 )
 
 STATUSES = ("new", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
@@ -114,10 +114,10 @@ SORT_KEYS = {
     "status": "applications.status_rank",
 }
 # The app's one statement for a page's history, notes and documents, in psycopg's parameter style.
-RELATED = RELATED_SQL.text.replace(":ids", "%(ids)s").replace(":api_base", "%(api_base)s")
+RELATED = RELATED_SQL.text.replace(":ids", "%(ids)s")
 HISTORY = msgspec.json.Decoder(list[HistoryEntry])
 NOTES = msgspec.json.Decoder(list[NoteView])
-DOCUMENTS = msgspec.json.Decoder(list[DocumentView])
+DOCUMENTS = msgspec.json.Decoder(list[DocumentRow])
 
 
 class BadQuery(Exception):
@@ -399,9 +399,13 @@ class Baseline:
             found = await (await conn.execute(STAGES_SQL, {"account_id_1": account_id})).fetchall()
             stages = {status: (stage_id, name) for status, stage_id, name in found}
             self.stages[account_id] = stages
-        params = {"ids": [r[0] for r in rows], "api_base": API_BASE}
+        params = {"ids": [r[0] for r in rows]}
         related = {
-            app_id: (HISTORY.decode(history), NOTES.decode(notes), DOCUMENTS.decode(documents))
+            app_id: (
+                HISTORY.decode(history),
+                NOTES.decode(notes),
+                [d.view(document_url(API_BASE, app_id, d.id)) for d in DOCUMENTS.decode(documents)],
+            )
             for app_id, history, notes, documents in await (await conn.execute(RELATED, params)).fetchall()
         }
         views = []

@@ -140,7 +140,7 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
     from litestar.serialization import encode_json
 
     from ats.runtime import Runtime
-    from ats.services import applications, logins
+    from ats.services import application_views, logins
 
     query = urlsplit(url).query
     runtime = Runtime.create(settings)
@@ -152,7 +152,7 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
     scope = {"headers": [(b"authorization", f"Bearer {token}".encode())], "query_string": query.encode()}
     try:
         wanted = baseline_app.parse_query(query.encode())
-        filters = applications.ApplicationFilters(
+        filters = application_views.ApplicationFilters(
             statuses=wanted.statuses, orderby=wanted.orderby, order=wanted.order, per_page=wanted.per_page
         )
 
@@ -165,7 +165,7 @@ async def cpu_breakdown(settings: Settings, token: str, url: str, iterations: in
             async with runtime.sessions() as session:
                 principal = await logins.authenticate(session, token)
                 assert principal is not None
-                page = await applications.list_applications(session, principal, filters, api_base="/api/v1")
+                page = await application_views.list_applications(session, principal, filters, api_base="/api/v1")
                 await session.commit()
             return page
 
@@ -214,7 +214,7 @@ def baseline_statements(url: str, account_id: uuid.UUID, page_ids: list[uuid.UUI
         out.append((q.count_sql, q.count_params))
     out.append((q.page_sql, q.page_params))
     if page_ids:
-        out.append((baseline_app.RELATED, {"ids": page_ids, "api_base": baseline_app.API_BASE}))
+        out.append((baseline_app.RELATED, {"ids": page_ids}))
     return out
 
 
@@ -461,7 +461,7 @@ def _run(
         ).fetchone()
         counted = conn.execute("SELECT count(*) FROM applications WHERE account_id = %s", (account_id,)).fetchone()
     assert row is not None and counted is not None
-    from ats.services.applications import Cursor, encode_cursor
+    from ats.services.cursor import Cursor, encode_cursor
 
     cursor = encode_cursor(Cursor("date", "desc", row[1].isoformat(), row[0], deep_page, int(counted[0])))
     unfiltered = {"orderby": "date", "order": "desc", "per_page": str(PER_PAGE)}

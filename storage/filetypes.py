@@ -18,8 +18,6 @@ from typing import Any
 import filetype
 from filetype.types import Type
 
-ALLOWED_EXTENSIONS = ("pdf", "doc", "docx", "jpg", "jpeg", "png")
-
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MIME_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
@@ -29,6 +27,7 @@ MIME_TYPES: dict[str, str] = {
     "jpeg": "image/jpeg",
     "png": "image/png",
 }
+ALLOWED_EXTENSIONS: tuple[str, ...] = tuple(MIME_TYPES)
 
 _OLE2_MIME = "application/x-ole-storage"
 # What ``filetype`` (or the OLE2 fallback) may report for each extension. An animated PNG is a PNG;

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
 from ats.storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
+from ats.vocabulary import DOCUMENT_TYPES
 
 from .. import audit, events
 from ..auth import Principal, hash_secret, new_secret
@@ -33,7 +34,6 @@ from .applications import get_application_row
 log = logging.getLogger("ats.documents")
 
 UPLOAD_TOKEN_PREFIX = "ats_up_"
-DOCUMENT_TYPES = ("cv", "cover_letter", "certificate", "other")
 
 
 __all__ = ["UploadRejected"]  # raised here, defined with the other domain errors

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio.to_thread
@@ -44,7 +44,6 @@ class Receipt:
     counts: dict[str, int]
     audit_event_id: uuid.UUID
     storage: str  # "erased", or "pending" while S3 refuses and the deletion is being retried
-    pending: list[uuid.UUID] = field(default_factory=list)
 
 
 async def _count(session: AsyncSession, model: type, application_id: uuid.UUID) -> int:
@@ -102,7 +101,7 @@ async def erase_rows(
         },
     )
     events.queue(session, "application.erased", application_id=application.id, account_id=application.account_id)
-    receipt = Receipt(application.id, event.at, counts, event.id, "pending", [pending.id])
+    receipt = Receipt(application.id, event.at, counts, event.id, "pending")
     return receipt, pending.id
 
 
@@ -139,7 +138,6 @@ async def erase(
     if deleted is not None:
         receipt.counts["objects"] = deleted
         receipt.storage = "erased"
-        receipt.pending = []
     return receipt
 
 

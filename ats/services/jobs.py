@@ -18,7 +18,6 @@ from ..models import Application, JobPosting, User
 from ..roles import Permission
 from .access import job_scope
 
-QUESTION_TYPES = ("text", "boolean", "date", "number", "choice")
 MAX_QUESTIONS = 50
 
 

@@ -28,11 +28,12 @@ from ..ratelimit import Limiter
 INVALID_LOGIN = "Invalid email or password"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TokenPair:
     access_token: str
-    refresh_token: str
+    token_type: str = "Bearer"
     expires_in: int
+    refresh_token: str
 
 
 async def _issue_pair(
@@ -65,7 +66,7 @@ async def _issue_pair(
         ]
     )
     await session.flush()
-    return TokenPair(access, refresh, access_ttl)
+    return TokenPair(access_token=access, expires_in=access_ttl, refresh_token=refresh)
 
 
 async def login(

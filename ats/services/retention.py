@@ -54,9 +54,9 @@ def held_clause(now: datetime, retention_days: int, talent_pool_days: int) -> Co
 class RetentionReport:
     dry_run: bool
     erased: list[uuid.UUID] = field(default_factory=list)
+    count: int = 0  # len(erased), for readers of the JSON
     held: int = 0
     storage_pending: int = 0
-    accounts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,6 @@ async def run(
         by_account.setdefault(row.account_id, []).append(row.id)
     if account_id is not None:
         by_account.setdefault(account_id, [])
-    report.accounts = len(by_account)
     pending: list[uuid.UUID] = []
     for account, ids in by_account.items():
         principal = actor if actor is not None and actor.account_id == account else Principal.system(account)
@@ -133,6 +132,7 @@ async def run(
                 data={"dry_run": dry_run, "erased": len(erased_here)},
                 account_id=account,
             )
+    report.count = len(report.erased)
     if pending:
         await erasure.process_pending(uow, store, upload_url_ttl=policy.upload_url_ttl, pending_ids=pending)
         async with uow() as session:

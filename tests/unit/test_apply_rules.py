@@ -7,12 +7,13 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+from ats.api.apply_input import parse_document, validate
 from ats.api.deps import client_ip
 from ats.api.documents import content_disposition
 
 from ats.errors import ErrorCollector
 from ats.models import JobPosting
-from ats.services.public_apply import check_answers, parse_document, validate
+from ats.services.public_apply import check_answers
 
 
 def _attrs(**changes: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from ats.auth import Principal
 from ats.errors import Forbidden
-from ats.roles import Permission, Scope, allows, scope_of
+from ats.roles import Permission, Scope, scope_of
 
 # The contract's table (§2): role → permissions held, and where.
 EXPECTED = {
@@ -38,7 +38,7 @@ def test_permission_table(role: str) -> None:
 
 
 def test_unknown_role_holds_nothing() -> None:
-    assert not any(allows("owner", p) for p in Permission)
+    assert all(scope_of("owner", p) is None for p in Permission)
 
 
 def test_principal_scope_raises_forbidden() -> None:

@@ -1,0 +1,56 @@
+"""The closed word lists of the domain, each written once.
+
+CHECK constraints (:mod:`ats.models`), the msgspec schemas in ``ats.api`` (and so the OpenAPI enums) and the
+services' own checks all read these. Each ``Literal`` is the definition; its tuple is derived from it. Application
+statuses live in :mod:`ats.pipeline`, roles in :mod:`ats.roles`; upload extensions belong to storage (it checks the
+bytes against them) and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from ats.storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
+
+__all__ = [
+    "DOCUMENT_TYPES",
+    "EMAIL_PATTERN",
+    "EMPLOYMENT_TYPES",
+    "JOB_STATUSES",
+    "MIME_TYPES",
+    "QUESTION_TYPES",
+    "UPLOAD_EXTENSIONS",
+    "UPLOAD_STATUSES",
+    "DocumentType",
+    "EmploymentType",
+    "JobStatus",
+    "QuestionType",
+    "is_email",
+]
+
+JobStatus = Literal["draft", "published", "closed"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+
+EmploymentType = Literal["full_time", "part_time", "contract", "internship", "temporary"]
+EMPLOYMENT_TYPES: tuple[str, ...] = get_args(EmploymentType)
+
+DocumentType = Literal["cv", "cover_letter", "certificate", "other"]
+DOCUMENT_TYPES: tuple[str, ...] = get_args(DocumentType)
+
+UploadStatus = Literal["uploading", "uploaded", "rejected"]
+UPLOAD_STATUSES: tuple[str, ...] = get_args(UploadStatus)
+
+QuestionType = Literal["text", "boolean", "date", "number", "choice"]
+QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
+
+UPLOAD_EXTENSIONS: tuple[str, ...] = ALLOWED_EXTENSIONS
+
+# One rule for every email the service accepts: something, one @, a domain with a dot, no spaces.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` passes :data:`EMAIL_PATTERN` (the schemas' ``pattern`` is the same rule)."""
+    return _EMAIL.match(value) is not None
