@@ -15,6 +15,7 @@ import asyncio
 import statistics
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import httpx
 import msgspec
@@ -111,7 +112,7 @@ def bench(b: Run) -> None:
     def post(server: Server) -> Callable[[str], LoadResult]:
         template = apply_body(job_id, "EMAILSLOT@bench.example").decode()
         extra = ["--method", "POST", "--body", template, *(f"--header={k}: {v}" for k, v in HEADERS.items())]
-        return lambda label: b.load(label, server, PATH, "applies/s", *extra)
+        return partial(b.load, server=server, path=PATH, unit="applies/s", extra=extra)
 
     runs = b.rounds({"API": post(api), "baseline": post(base)})
     s.ratio(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import http.client
 import json
 import logging
 import os
@@ -20,9 +21,11 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from ats import migrate
@@ -377,6 +381,100 @@ def timed(
     return times, body
 
 
+# ---- a streamed download, with the server's RSS sampled meanwhile ----
+
+MIB = 1024 * 1024
+SAMPLE_EVERY = 0.05
+
+
+class RssSampler:
+    """The server's RSS every 50 ms in a thread, from ``start()`` to ``stop()``."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        return int(self.process.memory_info().rss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self.rss())
+            self._stop.wait(SAMPLE_EVERY)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.samples) if self.samples else 0
+
+
+@dataclass
+class ZipRun:
+    bytes: int
+    seconds: float
+    first_byte: float
+    idle_rss: int
+    peak_rss: int
+    samples: int
+    server_cpu: float
+    entries: int | None
+
+    @property
+    def mib_s(self) -> float:
+        return self.bytes / MIB / self.seconds
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak_rss - self.idle_rss) / MIB
+
+
+def zip_entries(tail: bytes) -> int | None:
+    """The entry count in the archive's end-of-central-directory record (ZIP64 aware)."""
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
+        return None
+    count = int(struct.unpack_from("<H", tail, at + 10)[0])
+    if count == 0xFFFF:
+        at64 = tail.rfind(b"PK\x06\x06")
+        if at64 >= 0:
+            count = int(struct.unpack_from("<Q", tail, at64 + 32)[0])
+    return count
+
+
+def export_zip(server: Server, path: str, headers: dict[str, str]) -> ZipRun:
+    """One export read in 1 MiB reads and discarded, with the server's RSS sampled meanwhile."""
+    sampler = RssSampler(server.pid)
+    idle = sampler.rss()
+    cpu0 = cpu_ticks(server.pid)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    buf = bytearray(MIB)
+    view = memoryview(buf)
+    total = 0
+    tail = b""
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        first = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"export: {response.status} {response.read()[:500]!r}")
+        while n := response.readinto(view):
+            total += n
+            tail = bytes(view[n - 65536 : n]) if n >= 65536 else (tail + bytes(view[:n]))[-65536:]
+        elapsed = time.perf_counter() - started
+    finally:
+        peak = sampler.stop()
+        conn.close()
+    cpu = (cpu_ticks(server.pid) - cpu0) / TICK
+    return ZipRun(total, elapsed, first, idle, peak, len(sampler.samples), cpu, zip_entries(tail))
+
+
 # ---- a run: services, servers, load ----
 
 
@@ -426,7 +524,7 @@ class Run:
         server.stop()
         self.servers.remove(server)
 
-    def load(self, label: str, server: Server, path: str, unit: str, *extra: str) -> LoadResult:
+    def load(self, label: str, *, server: Server, path: str, unit: str, extra: list[str]) -> LoadResult:
         """One run of ``bench.load`` against ``server``, with server and PostgreSQL CPU per request."""
         args = self.args
         cmd = [sys.executable, "-m", "bench.load", server.base + path, "--tag", f"{server.name}-{uuid.uuid4().hex[:8]}"]
