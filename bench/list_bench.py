@@ -44,7 +44,7 @@ API = "/api/v1/applications"
 FILTERED = {"status": "interview", "orderby": "date", "order": "desc", "per_page": "20"}
 ALL = {"orderby": "date", "order": "desc", "per_page": "20"}
 DEEP_PAGE, PER_PAGE, AIM = 10_000, 20, 0.7
-QUICK = {"rows": 20_000, "duration": 3.0, "warmup": 1.0, "rounds": 1, "samples": 5}
+QUICK = {"rows": 10_000, "duration": 2.0, "warmup": 1.0, "rounds": 1, "samples": 3}
 
 
 def q(params: dict[str, str]) -> str:
