@@ -42,7 +42,7 @@ HEADERS = {"Content-Type": "application/vnd.api+json", "Accept": "application/vn
 RATE_LIMIT = 10_000_000
 S3_CHECK_MAX_AGE = 2.0  # s the app trusts a HeadBucket (api/public_apply.py), passed to the baseline
 AIM = 0.6
-QUICK = {"duration": 3.0, "warmup": 1.0, "rounds": 1}
+QUICK = {"duration": 2.0, "warmup": 1.0, "rounds": 1}
 JOB = {"title": "Backend Engineer (Berlin)", "description": "Join us.", "status": "published"}
 
 

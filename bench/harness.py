@@ -105,7 +105,7 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields), fields[3] + fields[4]  # total, idle + iowait
 
 
-def machine_load(summary: Summary, seconds: float = 2.0) -> None:
+def machine_load(summary: Summary, seconds: float = 1.0) -> None:
     """How busy the CPUs are before the run (over ``seconds``): other work skews every ratio."""
     total0, idle0 = _cpu_times()
     time.sleep(seconds)
