@@ -23,6 +23,7 @@ import psycopg
 
 from .baseline import STATEMENTS
 from .harness import (
+    POSTING,
     LoadResult,
     Run,
     Server,
@@ -43,7 +44,6 @@ RATE_LIMIT = 10_000_000
 S3_CHECK_MAX_AGE = 2.0  # s the app trusts a HeadBucket (api/public_apply.py), passed to the baseline
 AIM = 0.6
 QUICK = {"duration": 2.0, "warmup": 1.0, "rounds": 1}
-JOB = {"title": "Backend Engineer (Berlin)", "description": "Join us.", "status": "published"}
 
 
 def apply_body(job_id: uuid.UUID, email: str) -> bytes:
@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> Summary:
 
 def bench(b: Run) -> None:
     s = b.summary
-    account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [JOB]))
+    account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [POSTING]))
     print(f"  account {account_id}, posting {job_id}")
 
     section("statements of one apply (in-process, before_cursor_execute)")

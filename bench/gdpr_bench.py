@@ -25,14 +25,13 @@ from boto3.s3.transfer import TransferConfig
 
 from ats.runtime import Runtime
 
-from .harness import MIB, Run, Summary, create_account, export_zip, login, run, section, spread, timed
+from .harness import MIB, POSTING, Run, Summary, create_account, export_zip, login, run, section, spread, timed
 from .seed import GeneratedFile, create_applications, document_row, insert_documents, insert_notes_and_history
 
 ZIP_CHUNK = 4 * MIB  # the app's S3 read size for a ZIP export (api/gdpr.py), passed to the baseline
 ZIP_AIM, RSS_AIM_MIB = 0.8, 100
 UPLOAD = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4)
 QUICK = {"zip_docs": 4, "zip_doc_mib": 16, "zip_runs": 2, "samples": 2, "erase_runs": 1, "erase_docs": 50}
-JOB = {"title": "Backend Engineer (Berlin)", "description": "Join us.", "status": "published"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +62,7 @@ def read_objects(client: Any, bucket: str, keys: list[str]) -> float:
 
 def bench(b: Run) -> None:
     s, args = b.summary, b.args
-    account_id, admin_id, (job_id,) = asyncio.run(create_account(b.settings, [JOB]))
+    account_id, admin_id, (job_id,) = asyncio.run(create_account(b.settings, [POSTING]))
     names = ["Zip Candidate", "Pdf Candidate", *[f"Erase Candidate {i + 1}" for i in range(args.erase_runs)]]
     zip_app, pdf_app, *erase_apps = asyncio.run(create_applications(b.settings, account_id, admin_id, job_id, names))
     store = Runtime.create(b.settings).documents

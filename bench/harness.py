@@ -47,6 +47,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench correct horse battery"
 ADMIN_NAME = "Bench Admin"
+POSTING = {"title": "Backend Engineer (Berlin)", "description": "Join us.", "status": "published"}
 
 
 @dataclass
