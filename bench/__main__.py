@@ -12,12 +12,12 @@ import sys
 from types import ModuleType
 
 from . import apply_bench, gdpr_bench, list_bench
-from .harness import section
+from .harness import embedded, section
 
 BENCHES: dict[str, tuple[str, ModuleType]] = {
-    "list": ("GET /api/v1/applications on a large account vs the bare baseline", list_bench),
     "apply": ("POST /public/v1/applicants (2 documents) vs the bare baseline", apply_bench),
     "gdpr": ("GDPR export (1 GiB ZIP, PDF) and erasure, vs boto3 and the bare pass-through", gdpr_bench),
+    "list": ("GET /api/v1/applications on a large account vs the bare baseline", list_bench),
 }
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def arguments(name: str, args: argparse.Namespace) -> argparse.Namespace:
+def arguments(name: str, args: argparse.Namespace, shared: object = None) -> argparse.Namespace:
     """``args`` for benchmark ``name``: its defaults (with no NAME), then ``--quick``'s settings."""
     module = BENCHES[name][1]
     if args.bench is None:
@@ -49,13 +49,17 @@ def arguments(name: str, args: argparse.Namespace) -> argparse.Namespace:
     if args.quick:
         for key, value in module.QUICK.items():
             setattr(args, key, value)
+    args.shared = shared
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = [args.bench] if args.bench else list(BENCHES)
-    summaries = [BENCHES[name][1].main(arguments(name, args)) for name in names]
+    if args.bench:
+        summaries = [BENCHES[args.bench][1].main(arguments(args.bench, args))]
+    else:  # one set of embedded services for all (the list's large account last: the others' tables stay small)
+        with embedded(args.keep_data) as shared:
+            summaries = [BENCHES[name][1].main(arguments(name, args, shared)) for name in BENCHES]
     if len(summaries) > 1:
         section("ratios against the bare baseline")
         ratios = [line for summary in summaries for line in summary.ratios]

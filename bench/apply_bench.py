@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> Summary:
 
 def bench(b: Run) -> None:
     s = b.summary
-    account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [POSTING]))
+    account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [POSTING], b.admin_email))
     print(f"  account {account_id}, posting {job_id}")
 
     section("statements of one apply (in-process, before_cursor_execute)")
@@ -137,7 +137,7 @@ def bench(b: Run) -> None:
     )
 
     section("audit chain (API and baseline events interleaved in one account)")
-    verify = httpx.get(api.base + "/api/v1/audit-events/verify", headers=login(api.base), timeout=300)
+    verify = httpx.get(api.base + "/api/v1/audit-events/verify", headers=login(api.base, b.admin_email), timeout=300)
     result = verify.json().get("data", verify.json())
     print(f"  {verify.status_code} {result}")
     ok = verify.status_code == 200 and result.get("ok") is True

@@ -62,7 +62,7 @@ def read_objects(client: Any, bucket: str, keys: list[str]) -> float:
 
 def bench(b: Run) -> None:
     s, args = b.summary, b.args
-    account_id, admin_id, (job_id,) = asyncio.run(create_account(b.settings, [POSTING]))
+    account_id, admin_id, (job_id,) = asyncio.run(create_account(b.settings, [POSTING], b.admin_email))
     names = ["Zip Candidate", "Pdf Candidate", *[f"Erase Candidate {i + 1}" for i in range(args.erase_runs)]]
     zip_app, pdf_app, *erase_apps = asyncio.run(create_applications(b.settings, account_id, admin_id, job_id, names))
     store = Runtime.create(b.settings).documents
@@ -79,7 +79,7 @@ def bench(b: Run) -> None:
         )
     insert_documents(b.dsn, rows)
     api, base = b.serve("api"), b.serve("baseline", baseline=True, BENCH_CHUNK=str(ZIP_CHUNK))
-    headers = login(api.base)
+    headers = login(api.base, b.admin_email)
     httpx.get(
         f"{api.base}/api/v1/applications/{pdf_app}/export?format=zip", headers=headers
     ).raise_for_status()  # warm-up

@@ -44,7 +44,6 @@ from ats.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("httpx").setLevel(logging.WARNING)
-ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench correct horse battery"
 ADMIN_NAME = "Bench Admin"
 POSTING = {"title": "Backend Engineer (Berlin)", "description": "Join us.", "status": "published"}
@@ -259,9 +258,9 @@ def embedded(keep: bool) -> Iterator[tuple[Settings, EmbeddedServices]]:
 
 
 async def create_account(
-    settings: Settings, jobs: list[dict[str, Any]]
+    settings: Settings, jobs: list[dict[str, Any]], email: str
 ) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
-    """An account with its admin (``ADMIN_EMAIL``) and ``jobs`` postings, through the services."""
+    """An account with its admin (``email``) and ``jobs`` postings, through the services."""
     from ats.auth import Principal
     from ats.services import accounts
     from ats.services import jobs as jobs_service
@@ -270,7 +269,7 @@ async def create_account(
     try:
         async with runtime.transaction() as session:
             account, admin = await accounts.create_account(
-                session, "Bench", admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, admin_name=ADMIN_NAME
+                session, "Bench", admin_email=email, admin_password=ADMIN_PASSWORD, admin_name=ADMIN_NAME
             )
             principal = Principal(type="user", id=admin.id, account_id=account.id, role="admin", name=ADMIN_NAME)
             job_ids = [(await jobs_service.create_job(session, principal, job)).id for job in jobs]
@@ -279,9 +278,9 @@ async def create_account(
         await runtime.engine.dispose()
 
 
-def login(base: str) -> dict[str, str]:
+def login(base: str, email: str) -> dict[str, str]:
     """The admin's ``Authorization`` header."""
-    response = httpx.post(base + "/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    response = httpx.post(base + "/api/v1/auth/token", json={"email": email, "password": ADMIN_PASSWORD})
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -503,6 +502,11 @@ class Run:
     servers: list[Server] = field(default_factory=list)
 
     @property
+    def admin_email(self) -> str:
+        """One admin per benchmark: benchmarks run one after another may share the services."""
+        return f"bench-{self.summary.bench}@example.com"
+
+    @property
     def dsn(self) -> str:
         return conninfo(self.settings)
 
@@ -600,7 +604,8 @@ def run(name: str, args: argparse.Namespace, headline: str, body: Callable[[Run]
     print(f"bench {name}: {os.cpu_count()} CPUs; Python {platform.python_version()}; {headline}", flush=True)
     machine_load(summary)
     section("services")
-    with embedded(args.keep_data) as (settings, services):
+    shared = getattr(args, "shared", None)  # ``python -m bench`` runs every benchmark on one set of services
+    with contextlib.nullcontext(shared) if shared else embedded(args.keep_data) as (settings, services):
         bench = Run(args, settings, services, summary)
         try:
             body(bench)

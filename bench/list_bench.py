@@ -75,7 +75,7 @@ def baseline_statements(path: str, account_id: uuid.UUID, body: bytes) -> list[t
 def bench(b: Run) -> None:
     s, args = b.summary, b.args
     section("seed")
-    account_id, admin_id, job_ids = asyncio.run(create_account(b.settings, seed.postings()))
+    account_id, admin_id, job_ids = asyncio.run(create_account(b.settings, seed.postings(), b.admin_email))
     seeded = seed.seed_applications(b.dsn, account_id, admin_id, job_ids, args.rows)
     s.add("seed", f"{seeded.rows:,} applications + related rows in {seeded.total_seconds:.1f} s")
     deep = min(DEEP_PAGE, max(2, args.rows // PER_PAGE // 2))
@@ -83,13 +83,14 @@ def bench(b: Run) -> None:
         conn.execute("ALTER SYSTEM SET log_connections = 'authorization'")  # new sessions per run, from the log
         conn.execute("SELECT pg_reload_conf()")
         median_job = conn.execute(  # a posting of median size: a filter whose count is small
-            "SELECT job_id FROM applications GROUP BY job_id ORDER BY count(*), job_id OFFSET %s LIMIT 1",
-            (len(job_ids) // 2,),
+            "SELECT job_id FROM applications WHERE account_id = %s GROUP BY job_id ORDER BY count(*), job_id"
+            " OFFSET %s LIMIT 1",
+            (account_id, len(job_ids) // 2),
         ).fetchone()
         before = conn.execute(  # the cursor of page ``deep`` is built from the last row of the page before it
-            "SELECT id, created_at, (SELECT count(*) FROM applications) FROM applications"
-            " ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
-            ((deep - 1) * PER_PAGE - 1,),
+            "SELECT id, created_at, (SELECT count(*) FROM applications WHERE account_id = %(a)s) FROM applications"
+            " WHERE account_id = %(a)s ORDER BY created_at DESC, id DESC OFFSET %(n)s LIMIT 1",
+            {"a": account_id, "n": (deep - 1) * PER_PAGE - 1},
         ).fetchone()
     assert before is not None
     from ats.services.applications import Cursor, encode_cursor
@@ -104,7 +105,7 @@ def bench(b: Run) -> None:
         "search": q({"search": seed.RARE_SEARCH, **ALL}),
     }
     api, base = b.serve("api"), b.serve("baseline", baseline=True)
-    headers = login(api.base)
+    headers = login(api.base, b.admin_email)
 
     section("statements per request (in-process, before_cursor_execute), the baseline's")
     sizes = [q({**FILTERED, "per_page": str(n)}) for n in (1, 20, 100)]
