@@ -1,51 +1,75 @@
-"""``python -m bench [NAME] [options]``: run one benchmark, or every benchmark with no NAME."""
+"""``python -m bench [NAME] [--quick] [options]``: one benchmark, or every one with no NAME.
+
+Each starts its own embedded PostgreSQL and S3, serves the real app and the bare baseline
+(``bench.baseline``) under uvicorn, and prints a summary; with no NAME, the ratios of every
+benchmark against the bare baseline close the run. ``--quick``: small data and short runs (< 2 min).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from types import ModuleType
 
 from . import apply_bench, gdpr_bench, list_bench
+from .harness import embedded, section
 
-BENCHES: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
-    "list": (
-        "GET /api/v1/applications on a large account vs a bare baseline",
-        list_bench.add_arguments,
-        list_bench.main,
-    ),
-    "apply": (
-        "POST /public/v1/applicants (2 documents) vs a bare baseline",
-        apply_bench.add_arguments,
-        apply_bench.main,
-    ),
-    "gdpr": (
-        "GDPR export (1 GiB ZIP, PDF) and erasure through the real server",
-        gdpr_bench.add_arguments,
-        gdpr_bench.main,
-    ),
+BENCHES: dict[str, tuple[str, ModuleType]] = {
+    "apply": ("POST /public/v1/applicants (2 documents) vs the bare baseline", apply_bench),
+    "gdpr": ("GDPR export (1 GiB ZIP, PDF) and erasure, vs boto3 and the bare pass-through", gdpr_bench),
+    "list": ("GET /api/v1/applications on a large account vs the bare baseline", list_bench),
 }
+
+
+def add_common(parser: argparse.ArgumentParser, default: object = False) -> None:
+    # A subcommand's options must not reset the same ones given before it (hence SUPPRESS there).
+    quick = "small data, short runs: every benchmark in < 2 min"
+    parser.add_argument("--quick", action="store_true", default=default, help=quick)
+    parser.add_argument("--keep-data", action="store_true", default=default, help="keep the temporary data")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    add_common(parser)
     sub = parser.add_subparsers(dest="bench")
-    for name, (help_text, add_arguments, _) in BENCHES.items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    for name, (help_text, module) in BENCHES.items():
+        one = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        add_common(one, argparse.SUPPRESS)
+        module.add_arguments(one)
     return parser
+
+
+def arguments(name: str, args: argparse.Namespace, shared: object = None) -> argparse.Namespace:
+    """``args`` for benchmark ``name``: its defaults (with no NAME), then ``--quick``'s settings."""
+    module = BENCHES[name][1]
+    if args.bench is None:
+        defaults = argparse.ArgumentParser()
+        module.add_arguments(defaults)
+        args = argparse.Namespace(**{**vars(defaults.parse_args([])), **vars(args)})
+    if args.quick:
+        for key, value in module.QUICK.items():
+            setattr(args, key, value)
+    args.shared = shared
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.bench is not None:
-        return BENCHES[args.bench][2](args)
-    status = 0
-    for name, (_, add_arguments, run) in BENCHES.items():
-        defaults = argparse.ArgumentParser()
-        add_arguments(defaults)
-        print(f"### bench {name}", flush=True)
-        status |= run(defaults.parse_args([]))
-    return status
+    if args.bench:
+        summaries = [BENCHES[args.bench][1].main(arguments(args.bench, args))]
+    else:  # one set of embedded services for all (the list's large account last: the others' tables stay small)
+        with embedded(args.keep_data) as shared:
+            summaries = [BENCHES[name][1].main(arguments(name, args, shared)) for name in BENCHES]
+    if len(summaries) > 1:
+        section("ratios against the bare baseline")
+        ratios = [line for summary in summaries for line in summary.ratios]
+        width = max(len(name) for name, _ in ratios)
+        for name, text in ratios:
+            print(f"  {name:<{width}}  {text}")
+        for summary in summaries:
+            for problem in summary.problems:
+                print(f"  ! {summary.bench}: {problem.splitlines()[0]}")
+    return 0  # findings are printed, as figures: they do not fail the command
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""A small closed-loop HTTP load generator, run in its own process: N keep-alive workers for a duration.
+"""The load generator, run in its own process: N closed-loop keep-alive workers for a duration.
 
-``python -m bench.load URL --header 'Authorization: Bearer …' -c 16 -d 15 -w 3`` prints one JSON
-object: completed 200 responses per second over the measured window (after the warm-up), other
-statuses, errors and latency percentiles.
+``python -m bench.load URL [--method POST --body B --tag T] [--header 'Name: value'] -c 16 -d 15 -w 3``
+prints one JSON object: completed 2xx responses per second over the measured window (after the
+warm-up), other statuses, errors, latency percentiles and every completed response (warm-up
+included, for CPU per request). In a ``--body``, each ``EMAILSLOT`` becomes ``{tag}.{worker}.{n}``,
+so every request of a run is new (a new email per apply).
 
 The default client is a minimal HTTP/1.1 client on asyncio streams (uvloop when installed): on a
 2-core machine the generator shares the CPU with the server and PostgreSQL, and this one costs
@@ -17,8 +19,11 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+SLOT = b"EMAILSLOT"
 
 
 @dataclass
@@ -37,7 +42,7 @@ class Tally:
         self.total += 1
         if not self.measure_from <= done <= self.measure_to:
             return
-        if status == 200:
+        if 200 <= status < 300:
             self.ok += 1
             self.latencies.append(done - started)
             self.body_bytes += size
@@ -69,69 +74,93 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
     return status, length
 
 
-async def _raw_worker(url: str, headers: dict[str, str], stop_at: float, tally: Tally) -> None:
+Bodies = Callable[[int], bytes | None]  # request number → body (None: no body)
+
+
+async def _raw_worker(url: str, method: str, headers: dict[str, str], bodies: Bodies, stop: float, t: Tally) -> None:
     parts = urlsplit(url)
     target = parts.path + ("?" + parts.query if parts.query else "")
-    lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
+    head = "\r\n".join(lines).encode()
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    n = 0
     try:
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop:
+            n += 1
+            body = bodies(n)
+            length = b"" if body is None else b"\r\nContent-Length: %d" % len(body)
+            request = head + length + b"\r\n\r\n" + (body or b"")
             started = time.perf_counter()
             try:
                 writer.write(request)
                 status, size = await _read_response(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError):
-                tally.errors += 1
+                t.errors += 1
                 writer.close()
                 reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
                 continue
-            tally.record(started, status, size)
+            t.record(started, status, size)
     finally:
         writer.close()
 
 
-async def _httpx_worker(client: object, url: str, headers: dict[str, str], stop_at: float, tally: Tally) -> None:
+async def _httpx_worker(
+    client: object, url: str, method: str, headers: dict[str, str], bodies: Bodies, stop: float, t: Tally
+) -> None:
     import httpx
 
     assert isinstance(client, httpx.AsyncClient)
-    while time.perf_counter() < stop_at:
+    n = 0
+    while time.perf_counter() < stop:
+        n += 1
         started = time.perf_counter()
         try:
-            response = await client.get(url, headers=headers)
+            response = await client.request(method, url, headers=headers, content=bodies(n))
         except httpx.HTTPError:
-            tally.errors += 1
+            t.errors += 1
             continue
-        tally.record(started, response.status_code, len(response.content))
+        t.record(started, response.status_code, len(response.content))
 
 
-async def run(
-    url: str, headers: dict[str, str], concurrency: int, duration: float, warmup: float, client: str
-) -> dict[str, object]:
+async def run(args: argparse.Namespace, headers: dict[str, str]) -> dict[str, object]:
+    template = args.body.encode() if args.body is not None else None
+
+    def bodies_for(worker: int) -> Bodies:
+        if template is None:
+            return lambda _n: None
+        return lambda n: template.replace(SLOT, f"{args.tag}.{worker}.{n}".encode())
+
     start = time.perf_counter()
-    tally = Tally(start + warmup, start + warmup + duration)
-    stop_at = tally.measure_to
-    if client == "httpx":
+    tally = Tally(start + args.warmup, start + args.warmup + args.duration)
+    stop = tally.measure_to
+    if args.client == "httpx":
         import httpx
 
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-            await asyncio.gather(*(_httpx_worker(http, url, headers, stop_at, tally) for _ in range(concurrency)))
+            await asyncio.gather(
+                *(
+                    _httpx_worker(http, args.url, args.method, headers, bodies_for(i), stop, tally)
+                    for i in range(args.concurrency)
+                )
+            )
     else:
-        await asyncio.gather(*(_raw_worker(url, headers, stop_at, tally) for _ in range(concurrency)))
+        await asyncio.gather(
+            *(_raw_worker(args.url, args.method, headers, bodies_for(i), stop, tally) for i in range(args.concurrency))
+        )
     lat = sorted(tally.latencies)
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
 
     return {
-        "url": url,
-        "client": client,
-        "concurrency": concurrency,
-        "duration": duration,
+        "url": args.url,
+        "client": args.client,
+        "concurrency": args.concurrency,
+        "duration": args.duration,
         "ok": tally.ok,
         "total": tally.total,
-        "rps": round(tally.ok / duration, 1),
+        "rps": round(tally.ok / args.duration, 1),
         "other": tally.other,
         "errors": tally.errors,
         "mean_bytes": round(tally.body_bytes / tally.ok) if tally.ok else 0,
@@ -145,21 +174,22 @@ async def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
     parser.add_argument("url")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--body", default=None, help="request body; EMAILSLOT is made unique per request")
+    parser.add_argument("--tag", default="load", help="makes every EMAILSLOT of this run unique")
     parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("-d", "--duration", type=float, default=15.0)
     parser.add_argument("-w", "--warmup", type=float, default=3.0)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     args = parser.parse_args(argv)
-    headers = dict(h.split(":", 1) for h in args.header)
-    headers = {k.strip(): v.strip() for k, v in headers.items()}
-    work = run(args.url, headers, args.concurrency, args.duration, args.warmup, args.client)
+    headers = {k.strip(): v.strip() for k, v in (h.split(":", 1) for h in args.header)}
     try:
         import uvloop
     except ImportError:
-        result = asyncio.run(work)
+        result = asyncio.run(run(args, headers))
     else:
-        result = uvloop.run(work)
+        result = uvloop.run(run(args, headers))
     print(json.dumps(result))
     return 0
 

@@ -1,4 +1,4 @@
-"""Seed one account with job postings and a large number of applications, set-based and fast.
+"""The benchmarks' data: the list's large account (set-based SQL), and the GDPR bench's documents and rows.
 
 Everything after the account, its admin and its postings is plain SQL over ``generate_series``:
 one INSERT … SELECT per table, with the secondary indexes of the two big tables dropped during
@@ -8,19 +8,24 @@ the load and rebuilt from their own definitions afterwards (the classic bulk-loa
 
 from __future__ import annotations
 
+import os
+import struct
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
-from ats.auth import Principal
 from ats.runtime import Runtime
 from ats.settings import Settings
 
-ADMIN_EMAIL = "bench-admin@example.com"
-ADMIN_PASSWORD = "bench correct horse battery"
-ADMIN_NAME = "Bench Admin"
+from .harness import ADMIN_NAME
+
+MIB = 1024 * 1024
+STATUSES = ("new", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
 
 # Names that occur a handful of times in the whole table, for the search benchmark.
 RARE_NAMES = (
@@ -108,45 +113,18 @@ class SeedResult:
         return sum(self.timings.values())
 
 
-def conninfo(settings: Settings) -> str:
-    """The libpq form of ``ATS_DATABASE_URL`` (``postgresql+psycopg://`` → ``postgresql://``)."""
-    url = str(settings.database_url)
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-async def create_account_and_jobs(settings: Settings, jobs: int = 50) -> tuple[uuid.UUID, uuid.UUID, list]:
-    """The account and its admin through the real service, then ``jobs`` postings through the service."""
-    from ats.services import accounts
-    from ats.services import jobs as jobs_service
-
-    runtime = Runtime.create(settings)
-    try:
-        async with runtime.transaction() as session:
-            account, admin = await accounts.create_account(
-                session,
-                "Bench",
-                admin_email=ADMIN_EMAIL,
-                admin_password=ADMIN_PASSWORD,
-                admin_name=ADMIN_NAME,
-            )
-            principal = Principal(type="user", id=admin.id, account_id=account.id, role="admin", name=ADMIN_NAME)
-            job_ids = []
-            for i in range(jobs):
-                job = await jobs_service.create_job(
-                    session,
-                    principal,
-                    {
-                        "title": f"{JOB_TITLES[i % len(JOB_TITLES)]} ({JOB_PLACES[i % len(JOB_PLACES)]}) #{i + 1}",
-                        "description": "Join us.",
-                        "location": JOB_PLACES[i % len(JOB_PLACES)],
-                        "department": "Engineering" if i % 3 else "Business",
-                        "status": "published" if i % 5 else "closed",
-                    },
-                )
-                job_ids.append(job.id)
-        return account.id, admin.id, job_ids
-    finally:
-        await runtime.engine.dispose()
+def postings(n: int = 50) -> list[dict[str, str]]:
+    """``n`` postings (one in five closed), for ``harness.create_account``."""
+    return [
+        {
+            "title": f"{JOB_TITLES[i % len(JOB_TITLES)]} ({JOB_PLACES[i % len(JOB_PLACES)]}) #{i + 1}",
+            "description": "Join us.",
+            "location": JOB_PLACES[i % len(JOB_PLACES)],
+            "department": "Engineering" if i % 3 else "Business",
+            "status": "published" if i % 5 else "closed",
+        }
+        for i in range(n)
+    ]
 
 
 APPLICATIONS_SQL = """
@@ -386,3 +364,160 @@ def seed_applications(
             conn.execute(f"VACUUM (ANALYZE) {table}")
         step("vacuum analyze", started)
     return result
+
+
+# ---- generated object bytes: a file object over a generator, never the whole object in memory ----
+
+
+class GeneratedFile:
+    """``size`` bytes of random-looking data, produced block by block as they are read.
+
+    Each 1 MiB block is a rotation of one random block, salted with the object's seed and the
+    block's number, so no two blocks (and no two objects) are equal, at memcpy cost.
+    """
+
+    _base = os.urandom(MIB)
+
+    def __init__(self, size: int, seed: int, header: bytes = b"%PDF-1.7\n") -> None:
+        self.size = size
+        self._blocks = self._generate(seed, header)
+        self._pending = b""
+        self._left = size
+
+    def _generate(self, seed: int, header: bytes) -> Iterator[bytes]:
+        n = 0
+        while True:
+            shift = (seed * 7919 + n * 4099) % MIB
+            block = self._base[shift:] + self._base[:shift]
+            salt = struct.pack(">QQ", seed, n)
+            yield (header + salt + block[len(header) + 16 :]) if n == 0 else (salt + block[16:])
+            n += 1
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._left
+        size = min(size, self._left)
+        parts = [self._pending] if self._pending else []
+        have = len(self._pending)
+        while have < size:
+            block = next(self._blocks)
+            parts.append(block)
+            have += len(block)
+        data = b"".join(parts)
+        out, self._pending = data[:size], data[size:]
+        self._left -= len(out)
+        return out
+
+
+# ---- rows ----
+
+
+async def create_applications(
+    settings: Settings, account_id: uuid.UUID, admin_id: uuid.UUID, job_id: uuid.UUID, names: list[str]
+) -> list[uuid.UUID]:
+    """Applications through the real service (each with its first history entry and audit event)."""
+    from ats.auth import Principal
+    from ats.models import JobPosting
+    from ats.services import applications
+
+    runtime = Runtime.create(settings)
+    principal = Principal(type="user", id=admin_id, account_id=account_id, role="admin", name=ADMIN_NAME)
+    try:
+        async with runtime.transaction() as session:
+            job = await session.get(JobPosting, job_id)
+            assert job is not None
+            ids = []
+            for name in names:
+                email = f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:6]}@bench.example"
+                app = await applications.create_application(
+                    session,
+                    principal,
+                    job,
+                    candidate={"name": name, "email": email, "phone": "+49 30 1234567"},
+                    cover_letter="I would like to apply.\n" * 5,
+                    source="website",
+                    consent=applications.ConsentInput(True, "2025-01", False, "127.0.0.1"),
+                )
+                ids.append(app.id)
+        return ids
+    finally:
+        await runtime.engine.dispose()
+
+
+DOCUMENT_ROW = (
+    "INSERT INTO documents (id, account_id, application_id, type, name, extension, filename, mime_type, size,"
+    " upload_status, storage_key, created_at, uploaded_at) VALUES (%(id)s, %(account_id)s, %(application_id)s,"
+    " 'other', %(name)s, 'pdf', %(filename)s, 'application/pdf', %(size)s, 'uploaded', %(key)s, %(at)s, %(at)s)"
+)
+
+
+def insert_documents(dsn: str, rows: list[dict[str, Any]]) -> None:
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.executemany(DOCUMENT_ROW, rows)
+
+
+def document_row(account_id: uuid.UUID, app_id: uuid.UUID, i: int, size: int) -> dict[str, Any]:
+    doc_id = uuid.uuid4()
+    return {
+        "id": doc_id,
+        "account_id": account_id,
+        "application_id": app_id,
+        "name": f"Document {i + 1:03d}",
+        "filename": f"Document {i + 1:03d}.pdf",
+        "size": size,
+        "key": f"{account_id}/{app_id}/{doc_id}",
+        "at": datetime.now(UTC),
+    }
+
+
+LOREM = (
+    "Strong background in distributed systems; led the migration of a payments platform to PostgreSQL. "
+    "Asked about on-call expectations & remote work <2 days/week>. Follow up with the hiring manager. "
+)
+
+
+def insert_notes_and_history(
+    dsn: str, account_id: uuid.UUID, admin_id: uuid.UUID, app_id: uuid.UUID, notes: int, history: int
+) -> None:
+    start = datetime.now(UTC) - timedelta(days=60)
+    note_rows = [
+        {
+            "id": uuid.uuid4(),
+            "account_id": account_id,
+            "application_id": app_id,
+            "author_id": admin_id,
+            "author_name": ADMIN_NAME,
+            "content": f"Note {i + 1}: " + LOREM * (1 + i % 4) + ("\nSecond paragraph." if i % 5 == 0 else ""),
+            "internal": i % 2 == 0,
+            "at": start + timedelta(minutes=17 * i),
+        }
+        for i in range(notes)
+    ]
+    history_rows = [
+        {
+            "id": uuid.uuid4(),
+            "account_id": account_id,
+            "application_id": app_id,
+            "status": STATUSES[(i + 1) % 5],
+            "from_status": STATUSES[i % 5],
+            "at": start + timedelta(hours=5 * i + 1),
+            "by_id": admin_id,
+            "by_name": ADMIN_NAME,
+            "note": f"Moved after review round {i + 1}." if i % 3 == 0 else None,
+            "reason": "bench" if i % 7 == 0 else None,
+        }
+        for i in range(history)
+    ]
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO notes (id, account_id, application_id, author_id, author_name, content, internal,"
+            " created_at, updated_at) VALUES (%(id)s, %(account_id)s, %(application_id)s, %(author_id)s,"
+            " %(author_name)s, %(content)s, %(internal)s, %(at)s, %(at)s)",
+            note_rows,
+        )
+        cur.executemany(
+            "INSERT INTO status_history (id, account_id, application_id, status, from_status, changed_at,"
+            " changed_by_id, changed_by_name, note, reason) VALUES (%(id)s, %(account_id)s, %(application_id)s,"
+            " %(status)s, %(from_status)s, %(at)s, %(by_id)s, %(by_name)s, %(note)s, %(reason)s)",
+            history_rows,
+        )
