@@ -320,8 +320,12 @@ def ensure_services(settings: Settings, *, s3: bool = True) -> tuple[Settings, E
         changes["database_owner_url"] = services.postgres.owner_url
     if s3 and settings.s3_endpoint_url is None:
         services.s3 = EmbeddedS3(root)
-        if services.s3.start():
-            services.started.append("s3")
+        try:
+            if services.s3.start():
+                services.started.append("s3")
+        except BaseException:
+            services.stop()  # the PostgreSQL just started must not outlive a failed start
+            raise
         changes["s3_endpoint_url"] = services.s3.endpoint_url
         changes["s3_access_key_id"] = services.s3.access_key_id
         changes["s3_secret_access_key"] = services.s3.secret_access_key

@@ -52,6 +52,8 @@ async def test_a_percent_encoded_password_connects(settings: Settings, superuser
     async with superuser.begin() as connection:
         await connection.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'"))
     server = make_url(str(settings.database_url))
+    async with superuser.begin() as connection:  # the database is not open to PUBLIC
+        await connection.execute(text(f'GRANT CONNECT ON DATABASE "{server.database}" TO {role}'))
     try:
         url = f"postgresql://{role}:{quote(PASSWORD, safe='')}@{server.host}:{server.port}/{server.database}"
         own = load_settings({"ATS_DATABASE_URL": url})
@@ -72,6 +74,7 @@ async def test_a_percent_encoded_password_connects(settings: Settings, superuser
             await wrong.dispose()
     finally:
         async with superuser.begin() as connection:
+            await connection.execute(text(f'REVOKE CONNECT ON DATABASE "{server.database}" FROM {role}'))
             await connection.execute(text(f"DROP ROLE {role}"))
         await superuser.dispose()
 
