@@ -5,12 +5,11 @@ Each command parses its options, makes one call into ``ats.services`` (or ``ats.
 
 Which services a command uses. With ``ATS_DATABASE_URL`` / ``ATS_S3_ENDPOINT_URL`` set, those. Without them:
 
-- ``run`` and ``services start`` start the embedded PostgreSQL and SeaweedFS of ``ATS_DATA_DIR`` when they are
-  not running (``run`` stops what it started when it ends; ``services start`` leaves them running);
-- ``db upgrade`` starts the embedded PostgreSQL for as long as it runs when it is not running;
-- every other command uses the embedded services that already run (a server's, or ``ats services start``'s) and
-  fails with one line saying so when they do not: an operator should learn that the services are down rather
-  than have a one-off command start them (SeaweedFS takes seconds to start and ~15 s to stop).
+- every command uses the embedded PostgreSQL (and, when it needs S3, SeaweedFS) of ``ATS_DATA_DIR``, starting
+  them when they are not running (contract §0); ``services start`` leaves what it started running, every other
+  command stops what it started when it ends (a one-off command leaves the machine as it found it);
+- ``db upgrade`` and ``run`` migrate as the owner role (``ATS_DATABASE_OWNER_URL``; the embedded ``ats_owner``)
+  and then grant the app role (``ATS_DATABASE_URL``; the embedded ``ats_app``) its privileges.
 
 Exit codes: 0 done; 1 ``audit verify`` found a broken chain; 2 any failure (bad usage, bad settings, a domain
 error, an un-migrated or unreachable database, S3 down, and any unexpected exception); 130 interrupted. Every
@@ -21,7 +20,6 @@ data; ``ats --traceback …`` shows it for an unexpected exception.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import secrets
 import signal
@@ -44,6 +42,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from .auth import Principal
+    from .embedded import EmbeddedServices
     from .runtime import Runtime
 
 DEMO_EMAIL = "admin@demo.example"
@@ -62,24 +61,14 @@ _options = {"traceback": False}
 # --- services and runtime -------------------------------------------------------------------------
 
 
-def _running_services(settings: Settings, *, s3: bool) -> Settings:
-    """Settings naming the embedded services that run now; Failure when one the command needs does not."""
-    from .embedded import running_services
+def _services(settings: Settings, *, s3: bool) -> tuple[Settings, EmbeddedServices]:
+    """Settings naming the services the command uses, starting the embedded ones it needs that do not run.
 
-    services = running_services(settings)
-    changes: dict[str, Any] = {}
-    where = settings.data_dir.resolve()
-    if services.postgres is not None:
-        if "postgres" not in services.started:
-            raise Failure(f"the embedded PostgreSQL of {where} is not running: start it with `ats services start`")
-        changes["database_url"] = services.postgres.url
-    if s3 and services.s3 is not None:
-        if "s3" not in services.started:
-            raise Failure(f"the embedded S3 of {where} is not running: start it with `ats services start`")
-        changes["s3_endpoint_url"] = services.s3.endpoint_url
-        changes["s3_access_key_id"] = services.s3.access_key_id
-        changes["s3_secret_access_key"] = services.s3.secret_access_key
-    return dataclasses.replace(settings, **changes)
+    The caller stops what this started (``EmbeddedServices.stop``) when the command ends.
+    """
+    from .embedded import ensure_services
+
+    return ensure_services(settings, s3=s3)
 
 
 async def _check_migrated(runtime: Runtime) -> None:
@@ -120,8 +109,12 @@ def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -
 
 
 def _admin(work: Callable[[Runtime], Awaitable[T]], *, s3: bool = False) -> T:
-    """Settings from the environment, the running services, then ``work``."""
-    return _with_runtime(_running_services(load_settings(), s3=s3), work)
+    """Settings from the environment, the services (started if embedded and not running), then ``work``."""
+    settings, started = _services(load_settings(), s3=s3)
+    try:
+        return _with_runtime(settings, work)
+    finally:
+        started.stop()
 
 
 async def _system(session: AsyncSession, account_id: uuid.UUID) -> Principal:
@@ -192,7 +185,7 @@ def run() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     settings, services = ensure_services(load_settings())
     try:
-        migrate.upgrade(str(settings.database_url))
+        migrate.upgrade_and_grant(str(settings.database_url), settings.database_owner_url)
         if settings.demo_account:
             _with_runtime(settings, _create_demo_account)
         _export_env(settings)
@@ -225,20 +218,16 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration (starting the embedded PostgreSQL meanwhile if it is not running)."""
-    from . import migrate
-    from .embedded import EmbeddedPostgres, EmbeddedServices
+    """Apply every migration as the owner role, then grant the app role its privileges.
 
-    settings = load_settings()
-    started = EmbeddedServices()
-    url = settings.database_url
-    if url is None:
-        postgres = EmbeddedPostgres(settings.data_dir.resolve(), fast=settings.embedded_fast)
-        if postgres.start():
-            started = EmbeddedServices(postgres=postgres, started=["postgres"])
-        url = postgres.url
+    ATS_DATABASE_OWNER_URL is the owner (else ATS_DATABASE_URL's role migrates and nothing is granted);
+    without ATS_DATABASE_URL the embedded PostgreSQL is used, started meanwhile if it is not running.
+    """
+    from . import migrate
+
+    settings, started = _services(load_settings(), s3=False)
     try:
-        migrate.upgrade(url)
+        migrate.upgrade_and_grant(str(settings.database_url), settings.database_owner_url)
     finally:
         started.stop()
     click.echo("The database is at the latest revision.")
@@ -476,6 +465,9 @@ def _describe_database_error(exc: DBAPIError) -> str:
     orig = exc.orig
     if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
         return NOT_MIGRATED
+    if isinstance(orig, psycopg.errors.InsufficientPrivilege):
+        # e.g. migrating as the app's role: only the owner (ATS_DATABASE_OWNER_URL) may change the schema
+        return "the database role lacks a privilege: migrations run as the owner role set in ATS_DATABASE_OWNER_URL"
     if isinstance(exc, IntegrityError):
         return f"the database refused the change ({type(orig).__name__} on {constraint_name(exc) or 'a constraint'})"
     if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:

@@ -19,8 +19,39 @@ from ats.storage.embedded import EmbeddedS3, free_port, port_open
 from .settings import Settings
 
 SYSTEM_USER = "embedded_postgres"
-DB_USER = "ats"
+DB_USER = "ats"  # the cluster's superuser: creates the two roles and the database, nothing else
+OWNER_ROLE = "ats_owner"  # owns the database and its schema objects, runs migrations; not a superuser
+APP_ROLE = "ats_app"  # the server's login: owns nothing, holds what ats.migrate.grant_app_role grants
 DB_NAME = "ats"
+
+# Objects in ``public`` that an older data dir's superuser owns move to the owner role (an idempotent no-op
+# once done). The bootstrap superuser cannot ``REASSIGN OWNED``; extension members stay with the extension.
+_TO_OWNER = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::regclass AS o FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = current_user::text::regrole
+      AND c.relkind IN ('r', 'p', 'v', 'm')
+  LOOP EXECUTE format('ALTER TABLE %s OWNER TO {owner}', r.o); END LOOP;
+  FOR r IN SELECT c.oid::regclass AS o FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = current_user::text::regrole AND c.relkind = 'S'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  LOOP EXECUTE format('ALTER SEQUENCE %s OWNER TO {owner}', r.o); END LOOP;
+  FOR r IN SELECT p.oid::regprocedure AS o FROM pg_proc p
+    WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = current_user::text::regrole
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+  LOOP EXECUTE format('ALTER ROUTINE %s OWNER TO {owner}', r.o); END LOOP;
+  FOR r IN SELECT t.oid::regtype AS o FROM pg_type t
+    WHERE t.typnamespace = 'public'::regnamespace AND t.typowner = current_user::text::regrole
+      AND t.typtype IN ('e', 'd', 'r')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+  LOOP EXECUTE format('ALTER TYPE %s OWNER TO {owner}', r.o); END LOOP;
+  IF (SELECT nspowner FROM pg_namespace WHERE nspname = 'public') = current_user::text::regrole THEN
+    ALTER SCHEMA public OWNER TO {owner};
+  END IF;
+END $$
+"""
 
 
 def _bin(name: str) -> str:
@@ -33,7 +64,11 @@ def _bin(name: str) -> str:
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL cluster in ``root/pg``, listening on loopback TCP with a generated password."""
+    """A PostgreSQL cluster in ``root/pg``, listening on loopback TCP, with three roles of generated passwords.
+
+    The superuser ``ats`` only creates the others; ``ats_owner`` owns database ``ats`` and runs migrations;
+    ``ats_app`` is what the server connects as (:attr:`app_url`).
+    """
 
     root: Path
     fast: bool = False
@@ -47,10 +82,14 @@ class EmbeddedPostgres:
         return self.root / "pg.json"
 
     def _state(self) -> dict[str, object]:
+        state: dict[str, object] = {}
         if self.state_file.exists():
-            loaded: dict[str, object] = json.loads(self.state_file.read_text())
-            return loaded
-        state: dict[str, object] = {"port": free_port(), "password": secrets.token_urlsafe(24)}
+            state = json.loads(self.state_file.read_text())
+        missing = [key for key in ("port", "password", "owner_password", "app_password") if key not in state]
+        if not missing:
+            return state
+        for key in missing:  # a data dir of an older ats has no owner_password / app_password yet
+            state[key] = free_port() if key == "port" else secrets.token_urlsafe(24)
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(state))
         self.state_file.chmod(0o600)
@@ -60,10 +99,24 @@ class EmbeddedPostgres:
     def port(self) -> int:
         return int(str(self._state()["port"]))
 
+    def _url(self, user: str, password_key: str) -> str:
+        password = quote(str(self._state()[password_key]), safe="")
+        return f"postgresql+psycopg://{user}:{password}@127.0.0.1:{self.port}/{DB_NAME}"
+
     @property
-    def url(self) -> str:
-        password = quote(str(self._state()["password"]), safe="")
-        return f"postgresql+psycopg://{DB_USER}:{password}@127.0.0.1:{self.port}/{DB_NAME}"
+    def app_url(self) -> str:
+        """The server's login role: DML only, and INSERT/SELECT only on the audit log."""
+        return self._url(APP_ROLE, "app_password")
+
+    @property
+    def owner_url(self) -> str:
+        """The role that owns the schema and runs migrations."""
+        return self._url(OWNER_ROLE, "owner_password")
+
+    @property
+    def superuser_url(self) -> str:
+        """The cluster's superuser, for setting the roles up (and for tests that need one)."""
+        return self._url(DB_USER, "password")
 
     def _run_as(self) -> dict[str, Any]:
         """postgres refuses to run as root: run it as a dedicated system user then."""
@@ -137,6 +190,10 @@ class EmbeddedPostgres:
         self._state()
         if self.is_running():
             return False
+        if port_open(self.port):
+            raise RuntimeError(
+                f"cannot start the embedded PostgreSQL of {self.root}: port {self.port} is in use by another process"
+            )
         run_as = self._run_as()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if not (self.pgdata / "PG_VERSION").exists():
@@ -166,28 +223,36 @@ class EmbeddedPostgres:
         return True
 
     def _ensure_database(self) -> None:
-        env = dict(os.environ, PGPASSWORD=str(self._state()["password"]))
-        base = [
-            _bin("psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            DB_USER,
-            "-d",
-            "postgres",
-            "-tAc",
-        ]
-        found = subprocess.run(
-            [*base, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if found.stdout.strip() != "1":
-            subprocess.run([*base, f"CREATE DATABASE {DB_NAME}"], check=True, capture_output=True, env=env)
+        """Create (or update the passwords of) the owner and app roles and the owner's database ``ats``."""
+        import psycopg
+        from psycopg import sql
+
+        state = self._state()
+
+        def connect(dbname: str) -> psycopg.Connection[tuple[Any, ...]]:
+            password = str(state["password"])
+            return psycopg.connect(
+                host="127.0.0.1", port=self.port, user=DB_USER, password=password, dbname=dbname, autocommit=True
+            )
+
+        owner, app = sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE)
+        with connect("postgres") as conn:
+            for role, key in ((OWNER_ROLE, "owner_password"), (APP_ROLE, "app_password")):
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
+                conn.execute(
+                    sql.SQL(
+                        "{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD {}"
+                    ).format(verb, sql.Identifier(role), sql.Literal(str(state[key])))
+                )
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME), owner))
+            else:
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DB_NAME), owner))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(DB_NAME)))
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(DB_NAME), app))
+        with connect(DB_NAME) as conn:
+            conn.execute(_TO_OWNER.replace("{owner}", OWNER_ROLE).encode())
 
     def stop(self) -> None:
         if not (self.pgdata / "postmaster.pid").exists():
@@ -239,8 +304,11 @@ def running_services(settings: Settings) -> EmbeddedServices:
     return services
 
 
-def ensure_services(settings: Settings) -> tuple[Settings, EmbeddedServices]:
-    """Start each embedded service that settings do not point elsewhere; return settings naming them."""
+def ensure_services(settings: Settings, *, s3: bool = True) -> tuple[Settings, EmbeddedServices]:
+    """Start each embedded service that settings do not point elsewhere (S3 if ``s3``); return settings naming them.
+
+    Embedded PostgreSQL: ``database_url`` is the app role's, ``database_owner_url`` the owner role's.
+    """
     services = EmbeddedServices()
     changes: dict[str, Any] = {}
     root = settings.data_dir.resolve()
@@ -248,11 +316,16 @@ def ensure_services(settings: Settings) -> tuple[Settings, EmbeddedServices]:
         services.postgres = EmbeddedPostgres(root, fast=settings.embedded_fast)
         if services.postgres.start():
             services.started.append("postgres")
-        changes["database_url"] = services.postgres.url
-    if settings.s3_endpoint_url is None:
+        changes["database_url"] = services.postgres.app_url
+        changes["database_owner_url"] = services.postgres.owner_url
+    if s3 and settings.s3_endpoint_url is None:
         services.s3 = EmbeddedS3(root)
-        if services.s3.start():
-            services.started.append("s3")
+        try:
+            if services.s3.start():
+                services.started.append("s3")
+        except BaseException:
+            services.stop()  # the PostgreSQL just started must not outlive a failed start
+            raise
         changes["s3_endpoint_url"] = services.s3.endpoint_url
         changes["s3_access_key_id"] = services.s3.access_key_id
         changes["s3_secret_access_key"] = services.s3.secret_access_key

@@ -169,6 +169,9 @@ class Settings:
     host: str = setting("127.0.0.1", _parse_text)
     port: int = setting(8000, _parse_port)
     database_url: str | None = setting(None, _parse_database_url, secret=True)
+    # The role that owns the schema and runs migrations (``ats db upgrade``, ``ats run``'s start-up migration);
+    # unset: migrations run as ATS_DATABASE_URL's role and no privileges are granted.
+    database_owner_url: str | None = setting(None, _parse_database_url, secret=True)
     database_pool_size: int = setting(20, _parse_positive_int)
     s3_endpoint_url: str | None = setting(None, _parse_url)
     s3_access_key_id: str | None = setting(None, _parse_optional_text)

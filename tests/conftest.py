@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from ats import migrate
 from ats.app import create_app
@@ -57,8 +59,9 @@ def suite_data_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def services(suite_data_dir: Path) -> Iterator[tuple[Settings, EmbeddedServices]]:
     settings, started = ensure_services(load_settings(suite_environment(os.environ, suite_data_dir)))
-    assert settings.database_url
-    migrate.upgrade(settings.database_url)
+    # The app runs as the embedded ``ats_app`` role; migrations ran as ``ats_owner``, which granted it.
+    assert settings.database_url and settings.database_owner_url
+    migrate.upgrade_and_grant(settings.database_url, settings.database_owner_url)
     runtime = Runtime.create(settings)
     # SeaweedFS answers before it accepts writes: wait for a real write.
     wait_for(runtime.documents.ensure_bucket, timeout=90)
@@ -71,6 +74,28 @@ def services(suite_data_dir: Path) -> Iterator[tuple[Settings, EmbeddedServices]
 @pytest.fixture(scope="session")
 def settings(services: tuple[Settings, EmbeddedServices]) -> Settings:
     return dataclasses.replace(services[0], login_rate_limit=5, public_rate_limit=1000)
+
+
+@pytest.fixture(scope="session")
+def owner_url(services: tuple[Settings, EmbeddedServices]) -> str:
+    """The schema owner's URL (migrations; tests that tamper with the audit log as its owner could)."""
+    assert services[0].database_owner_url
+    return services[0].database_owner_url
+
+
+@pytest.fixture(scope="session")
+def superuser_url(services: tuple[Settings, EmbeddedServices]) -> str:
+    """The embedded cluster's superuser (tests that create roles or databases)."""
+    assert services[1].postgres is not None
+    return services[1].postgres.superuser_url
+
+
+@pytest.fixture
+async def as_owner(owner_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine connected as the schema owner, disposed after the test."""
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ats import audit
 from ats.auth import Principal
@@ -51,15 +52,21 @@ async def test_auth_and_user_changes_are_audited(
     assert result.ok and result.checked == 9
 
 
-async def test_database_refuses_update_delete_truncate(account: Account, runtime: Runtime) -> None:
+async def test_database_refuses_update_delete_truncate(
+    account: Account, runtime: Runtime, as_owner: AsyncEngine
+) -> None:
+    """The app's role lacks the privilege; even the table's owner meets the append-only triggers."""
     for statement in (
         "UPDATE audit_events SET action = 'x' WHERE account_id = :a",
         "DELETE FROM audit_events WHERE account_id = :a",
         "TRUNCATE audit_events",
     ):
-        with pytest.raises(DBAPIError, match="append-only"):
+        with pytest.raises(DBAPIError, match="permission denied"):
             async with runtime.transaction() as session:
                 await session.execute(text(statement), {"a": account.id})
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with as_owner.begin() as conn:
+                await conn.execute(text(statement), {"a": account.id})
 
 
 def _verify_cli(settings: Settings, account: Account) -> subprocess.CompletedProcess[str]:
@@ -81,33 +88,33 @@ def _verify_cli(settings: Settings, account: Account) -> subprocess.CompletedPro
 
 
 async def test_tampering_is_detected_by_cli_and_endpoint(
-    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, settings: Settings
+    account: Account, client: AsyncTestClient[Litestar], as_owner: AsyncEngine, settings: Settings
 ) -> None:
     await account.user("recruiter")
     ok = _verify_cli(settings, account)
     assert ok.returncode == 0, ok.stderr
     assert '"ok": true' in ok.stdout
-    # As the table owner, with the trigger disabled, edit one event's data.
-    async with runtime.transaction() as session:
-        await session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await session.execute(
+    # As the table owner (not the app's role), with the trigger disabled, edit one event's data.
+    async with as_owner.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(
             text('UPDATE audit_events SET data = \'{"role": "admin"}\' WHERE account_id = :a AND seq = 2'),
             {"a": account.id},
         )
-        await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
     broken = _verify_cli(settings, account)
     assert broken.returncode == 1
     assert '"ok": false' in broken.stdout and '"broken_at": 2' in broken.stdout
 
 
-async def test_deleted_event_breaks_the_chain(account: Account, runtime: Runtime) -> None:
+async def test_deleted_event_breaks_the_chain(account: Account, runtime: Runtime, as_owner: AsyncEngine) -> None:
     async with runtime.transaction() as session:
         await audit.record(session, Principal.system(account.id), "job.created")
         await audit.record(session, Principal.system(account.id), "job.updated")
-    async with runtime.transaction() as session:
-        await session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await session.execute(text("DELETE FROM audit_events WHERE account_id = :a AND seq = 2"), {"a": account.id})
-        await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    async with as_owner.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(text("DELETE FROM audit_events WHERE account_id = :a AND seq = 2"), {"a": account.id})
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
     async with runtime.transaction() as session:
         result = await audit.verify_account(session, account.id)
     assert not result.ok and result.broken_at == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ats import audit
 from ats.auth import Principal
@@ -94,7 +96,7 @@ def test_accounts_users_and_api_keys(env: dict[str, str]) -> None:
     )
 
 
-async def test_audit_verify_ok_then_broken(env: dict[str, str], runtime: Runtime) -> None:
+async def test_audit_verify_ok_then_broken(env: dict[str, str], runtime: Runtime, as_owner: AsyncEngine) -> None:
     from ats.services import accounts
 
     async with runtime.transaction() as session:
@@ -109,20 +111,20 @@ async def test_audit_verify_ok_then_broken(env: dict[str, str], runtime: Runtime
     failed(ats(env, "audit", "verify", "--account", str(uuid.uuid4())), "no account")
 
     # As the table owner, with the trigger disabled, edit one event's data (as in test_audit_log).
-    async with runtime.transaction() as session:
-        await session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await session.execute(
+    async with as_owner.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(
             text('UPDATE audit_events SET data = \'{"role": "admin"}\' WHERE account_id = :a AND seq = 2'),
             {"a": uuid.UUID(account)},
         )
-        await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
     broken = ats(env, "audit", "verify", "--account", account)
     assert broken.returncode == 1, broken.stderr
     line = json.loads(broken.stdout)
     assert line["ok"] is False and line["broken_at"] == 2
 
 
-def test_documents_sweep_and_retention(env: dict[str, str], settings: Settings, tmp_path: Path) -> None:
+def test_documents_sweep_and_retention(env: dict[str, str]) -> None:
     swept = ok(ats(env, "documents", "sweep"))
     assert set(swept) == {"erasure_objects_removed", "documents_removed", "idempotency_keys_removed"}
     assert swept["erasure_objects_removed"] is not None
@@ -132,28 +134,54 @@ def test_documents_sweep_and_retention(env: dict[str, str], settings: Settings, 
     done = ok(ats(env, "retention", "run"))
     assert done["dry_run"] is False
 
-    # No S3 configured and the data dir's embedded S3 is not running: say so.
-    no_s3 = _env(settings, tmp_path, ATS_S3_ENDPOINT_URL=None, ATS_S3_ACCESS_KEY_ID=None, ATS_S3_SECRET_ACCESS_KEY=None)
-    failed(ats(no_s3, "documents", "sweep"), "embedded S3")
-
 
 def test_settings_and_database_failures(settings: Settings, tmp_path: Path) -> None:
     failed(ats(_env(settings, tmp_path, ATS_PORT="notaport"), "audit", "verify"), "ATS_PORT")
-    not_running = _env(settings, tmp_path, ATS_DATABASE_URL=None)
-    failed(ats(not_running, "audit", "verify"), "the embedded PostgreSQL of")
-    assert not (tmp_path / "pg").exists()  # a status check creates nothing
     unreachable = _env(settings, tmp_path, ATS_DATABASE_URL="postgresql+psycopg://ats:x@127.0.0.1:1/ats")
     failed(ats(unreachable, "audit", "verify"), "the database is unreachable")
 
 
-def test_unmigrated_database_then_db_upgrade(settings: Settings, tmp_path: Path) -> None:
+def test_embedded_postgres_is_started_when_not_running(settings: Settings, tmp_path: Path) -> None:
+    """No ATS_DATABASE_URL: the data dir's embedded PostgreSQL is started for the command, then stopped."""
+    data = tmp_path / "data"
+    env = _env(settings, data, ATS_DATABASE_URL=None, ATS_EMBEDDED_FAST="true")
+    failed(ats(env, "audit", "verify"), "the database is not migrated: run `ats db upgrade`")
+    upgraded = ats(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    verified = ats(env, "audit", "verify")  # no account yet: nothing to print
+    assert verified.returncode == 0 and verified.stdout == "", verified.stderr
+    _new_account(env)  # a write, as the embedded app role
+    status = ats(env, "services", "status")
+    assert status.stdout.splitlines()[0] == f"postgres: stopped (data {data / 'pg'})"  # each command stopped it
+
+
+def test_embedded_postgres_that_cannot_start(settings: Settings, tmp_path: Path) -> None:
+    """The data dir's PostgreSQL port is taken by another process: one line naming it, exit 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "pg.json").write_text(json.dumps({"port": port, "password": "x"}))
+        line = failed(ats(_env(settings, tmp_path, ATS_DATABASE_URL=None), "audit", "verify"), f"port {port} is in use")
+    assert line.startswith(f"ats: cannot start the embedded PostgreSQL of {tmp_path.resolve()}")
+    assert not (tmp_path / "pg").exists()
+
+
+def test_unmigrated_database_then_db_upgrade(settings: Settings, superuser_url: str, tmp_path: Path) -> None:
+    """A new database of the owner role: commands as the app role say it is not migrated until `db upgrade`."""
     url = make_url(str(settings.database_url))
+    owner = make_url(str(settings.database_owner_url))
     name = "ats_cli_" + uuid.uuid4().hex[:12]
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(superuser_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner.username}"'))
     try:
-        env = _env(settings, tmp_path, ATS_DATABASE_URL=url.set(database=name).render_as_string(hide_password=False))
+        env = _env(
+            settings,
+            tmp_path,
+            ATS_DATABASE_URL=url.set(database=name).render_as_string(hide_password=False),
+            ATS_DATABASE_OWNER_URL=owner.set(database=name).render_as_string(hide_password=False),
+        )
         line = failed(
             ats(
                 env,
@@ -175,6 +203,7 @@ def test_unmigrated_database_then_db_upgrade(settings: Settings, tmp_path: Path)
         assert upgraded.returncode == 0, upgraded.stderr
         assert "latest revision" in upgraded.stdout
         assert ats(env, "audit", "verify").returncode == 0  # migrated: commands work
+        _new_account(env)  # and the app role was granted what it writes with
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -36,7 +36,8 @@ def test_the_suite_runs_in_its_own_data_dir(services: tuple[Settings, EmbeddedSe
     assert suite_data_dir.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
     assert sorted(started.started) == ["postgres", "s3"]
     assert started.postgres is not None and started.postgres.root == suite_data_dir.resolve()
-    assert settings.database_url == started.postgres.url
+    assert settings.database_url == started.postgres.app_url
+    assert settings.database_owner_url == started.postgres.owner_url
     assert started.s3 is not None and settings.s3_endpoint_url == started.s3.endpoint_url
     assert {k for k in os.environ if k.startswith("ATS_")} == {"ATS_DATA_DIR", "ATS_EMBEDDED_FAST", "ATS_DEMO_ACCOUNT"}
 
@@ -44,13 +45,15 @@ def test_the_suite_runs_in_its_own_data_dir(services: tuple[Settings, EmbeddedSe
 PASSWORD = "p@ss:w/o#rd?%"
 
 
-async def test_a_percent_encoded_password_connects(settings: Settings) -> None:
+async def test_a_percent_encoded_password_connects(settings: Settings, superuser_url: str) -> None:
     """A role whose password holds @ : / # ? % connects through ats.db.create_engine once percent-encoded."""
     role = f"ats_pw_{uuid.uuid4().hex[:8]}"
-    superuser = create_engine(str(settings.database_url), pool_size=1)
+    superuser = create_engine(superuser_url, pool_size=1)
     async with superuser.begin() as connection:
         await connection.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'"))
     server = make_url(str(settings.database_url))
+    async with superuser.begin() as connection:  # the database is not open to PUBLIC
+        await connection.execute(text(f'GRANT CONNECT ON DATABASE "{server.database}" TO {role}'))
     try:
         url = f"postgresql://{role}:{quote(PASSWORD, safe='')}@{server.host}:{server.port}/{server.database}"
         own = load_settings({"ATS_DATABASE_URL": url})
@@ -71,6 +74,7 @@ async def test_a_percent_encoded_password_connects(settings: Settings) -> None:
             await wrong.dispose()
     finally:
         async with superuser.begin() as connection:
+            await connection.execute(text(f'REVOKE CONNECT ON DATABASE "{server.database}" FROM {role}'))
             await connection.execute(text(f"DROP ROLE {role}"))
         await superuser.dispose()
 

@@ -71,8 +71,8 @@ async def test_postgres_stopped_gives_503_never_500(settings: Settings) -> None:
     pg = EmbeddedPostgres(root, fast=True)
     pg.start()
     try:
-        migrate.upgrade(pg.url)
-        app = Litestar(plugins=[ATSPlugin(ATSConfig(settings=dataclasses.replace(settings, database_url=pg.url)))])
+        migrate.upgrade_and_grant(pg.app_url, pg.owner_url)
+        app = Litestar(plugins=[ATSPlugin(ATSConfig(settings=dataclasses.replace(settings, database_url=pg.app_url)))])
         async with AsyncTestClient(app=app) as client:
             assert (await client.get("/health/ready")).status_code == 200
             pg.stop()
