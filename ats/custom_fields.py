@@ -29,17 +29,19 @@ def problems(value: Any, pointer: str) -> list[FieldError]:
     to exhaust the checker costs it no more than one within the bounds. Values are never quoted back.
     """
     found: list[FieldError] = []
-    elements = 0
+    elements = 1
     stack: list[tuple[Any, str, int]] = [(value, pointer, 1)]
     while stack:
         item, here, depth = stack.pop()
-        elements += 1
-        if elements > MAX_ELEMENTS:
-            found.append(FieldError(pointer, f"must hold at most {MAX_ELEMENTS} values altogether", "too_large"))
-            break
-        if isinstance(item, dict | list) and depth > MAX_DEPTH:
-            found.append(FieldError(here, f"is nested too deeply: at most {MAX_DEPTH} levels", "too_deep"))
-            continue
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                found.append(FieldError(here, f"is nested too deeply: at most {MAX_DEPTH} levels", "too_deep"))
+                continue
+            # Counted before anything is made of the children: a huge container costs no more than the bound.
+            elements += len(item)
+            if elements > MAX_ELEMENTS:
+                found.append(FieldError(pointer, f"must hold at most {MAX_ELEMENTS} values altogether", "too_large"))
+                break
         if isinstance(item, dict):
             if len(item) > MAX_KEYS:
                 found.append(FieldError(here, f"must have at most {MAX_KEYS} keys", "too_many_keys"))

@@ -63,3 +63,6 @@ def test_hostile_inputs_cost_bounded_work() -> None:
     assert ("/custom_fields", "too_large") in pointers(wide)
     assert len(problems(wide, "/custom_fields")) == 1
     assert problems({"a": list(range(MAX_ELEMENTS - 2))}, "/custom_fields") == []
+    assert pointers({"a": list(range(MAX_ELEMENTS - 1))}) == [("/custom_fields", "too_large")]
+    # counted before any pointer is built: half a million values (what a 1 MiB body can hold) cost no more
+    assert pointers({"a": [0] * 500_000, **{f"k{i}": 0 for i in range(500_000)}}) == [("/custom_fields", "too_large")]
