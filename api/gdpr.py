@@ -12,6 +12,7 @@ from ats.exports import render_pdf, stream_zip, to_json_bytes
 from ats.storage import Documents, safe_filename
 from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
+from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import erasure, exports, retention
 from ats.services.documents import split_extension
+from ats.vocabulary import ERASURE_REASONS
 
 from .deps import account_member, provide_principal
 from .documents import content_disposition
@@ -29,7 +31,15 @@ from .schemas import One
 
 # Larger reads than the default 1 MiB: fewer thread hops and S3 round trips per GiB exported.
 ZIP_CHUNK = 4 * 1024 * 1024
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# A plain string to the parser, so an unknown code is the service's 422 naming ``reason`` (not a 400); the OpenAPI
+# enum is the same vocabulary the service checks.
+Reason = Annotated[
+    str,
+    Parameter(
+        description="Why the application is erased: a code, never free text",
+        schema_extra={"enum": list(ERASURE_REASONS)},
+    ),
+]
 
 
 class GdprController(Controller):
@@ -83,10 +93,12 @@ class GdprController(Controller):
         application_id: uuid.UUID,
         principal: Principal,
         runtime: Runtime,
-        reason: Reason = "erasure_request",
+        reason: Reason = "candidate_request",
         notify: bool = False,
     ) -> One[erasure.Receipt]:
         """Erase the application, its rows and every stored object; 409 under legal hold; then 404.
+
+        ``reason`` is a code (§8); no free-text explanation is taken, so none can outlive the erasure.
 
         Takes no request session: the erasure's own units of work hold no connection while S3 or SMTP answers.
         """

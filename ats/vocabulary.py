@@ -17,6 +17,7 @@ __all__ = [
     "DOCUMENT_TYPES",
     "EMAIL_PATTERN",
     "EMPLOYMENT_TYPES",
+    "ERASURE_REASONS",
     "JOB_STATUSES",
     "MIME_TYPES",
     "QUESTION_TYPES",
@@ -24,6 +25,7 @@ __all__ = [
     "UPLOAD_STATUSES",
     "DocumentType",
     "EmploymentType",
+    "ErasureReason",
     "JobStatus",
     "QuestionType",
     "is_email",
@@ -45,6 +47,19 @@ QuestionType = Literal["text", "boolean", "date", "number", "choice"]
 QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
 
 UPLOAD_EXTENSIONS: tuple[str, ...] = ALLOWED_EXTENSIONS
+
+# Why an application was erased (§8). A code, never free text: the audit log keeps it forever and cannot
+# forget a name or an email typed into it.
+ErasureReason = Literal[
+    "candidate_request",
+    "consent_withdrawn",
+    "retention",
+    "duplicate",
+    "legal_obligation",
+    "unlawful_processing",
+    "other",
+]
+ERASURE_REASONS: tuple[str, ...] = get_args(ErasureReason)
 
 # One rule for every email the service accepts: something, one @, a domain with a dot, no spaces.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

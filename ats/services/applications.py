@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit, events
+from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
 from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
@@ -56,8 +57,12 @@ async def create_application(
     source: str | None = None,
     consent: ConsentInput | None = None,
     email_pointer: str = "/candidate/email",
+    custom_fields_pointer: str = "/custom_fields",
 ) -> Application:
     """Insert an application in ``new`` with its first history entry; one per email per posting."""
+    bounds = custom_fields_rule.problems(custom_fields or {}, custom_fields_pointer)
+    if bounds:
+        raise ValidationFailed("custom_fields exceed the bounds every export can carry", errors=bounds)
     email = str(candidate["email"]).strip()
     now = utcnow()
     application = Application(

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import anyio.to_thread
 from sqlalchemy import delete, func, select
@@ -23,9 +24,10 @@ from ats.storage import Documents, StorageUnavailable
 from .. import audit, events, mail
 from ..auth import Principal
 from ..db import UnitOfWork, new_id, utcnow
-from ..errors import LegalHold
+from ..errors import FieldError, LegalHold, ValidationFailed
 from ..models import Application, Document, IdempotencyKey, Note, PendingDeletion, Rating, StatusChange
 from ..roles import Permission
+from ..vocabulary import ERASURE_REASONS, ErasureReason
 from .applications import get_application_row
 from .documents import application_prefix
 
@@ -35,6 +37,17 @@ MAX_BACKOFF = 3600
 # While one process deletes a prefix, the others leave its pending deletion alone this long; a process
 # that dies mid-way leaves it to the next one after that (deleting twice is harmless).
 LEASE = timedelta(minutes=10)
+
+
+def parse_reason(value: str, pointer: str = "reason") -> ErasureReason:
+    """An erasure reason code (§8), or 422 naming ``pointer`` and listing every code; the value is never echoed."""
+    if value not in ERASURE_REASONS:
+        raise ValidationFailed(
+            f"Unknown erasure reason; valid values: {', '.join(ERASURE_REASONS)}",
+            errors=[FieldError(pointer, f"must be one of {', '.join(ERASURE_REASONS)}", "invalid_reason")],
+            extra={"allowed": list(ERASURE_REASONS)},
+        )
+    return cast(ErasureReason, value)
 
 
 @dataclass
@@ -56,7 +69,7 @@ async def erase_rows(
     principal: Principal,
     application_id: uuid.UUID,
     *,
-    reason: str,
+    reason: ErasureReason,
     notified: bool = False,
     permission: Permission = Permission.COMPLIANCE,
     lease: timedelta = timedelta(0),
@@ -65,6 +78,7 @@ async def erase_rows(
 
     The pending deletion is due after ``lease``: until then it belongs to the caller.
     """
+    reason = parse_reason(reason)  # the audit log keeps it forever: only a code of the list gets there
     application = await get_application_row(session, principal, application_id, permission=permission, lock=True)
     if application.legal_hold:
         raise LegalHold("The application is under legal hold and cannot be erased")
@@ -117,8 +131,10 @@ async def erase(
 ) -> Receipt:
     """Erase one application now; with a ``mailer``, tell the applicant first (SMTP down: nothing erased).
 
-    The receipt says whether S3 is done or still being retried.
+    The receipt says whether S3 is done or still being retried. ``reason`` is a code of
+    :data:`~ats.vocabulary.ERASURE_REASONS` (422 otherwise, before anything is sent or erased).
     """
+    code = parse_reason(reason)
     if mailer is not None:
         async with uow() as session:
             application = await get_application_row(
@@ -132,7 +148,7 @@ async def erase(
         await mailer.send(to=email, subject=subject, body=body)
     async with uow() as session:
         receipt, pending_id = await erase_rows(
-            session, principal, application_id, reason=reason, notified=mailer is not None, lease=LEASE
+            session, principal, application_id, reason=code, notified=mailer is not None, lease=LEASE
         )
     deleted = await process_pending(uow, store, upload_url_ttl=upload_url_ttl, pending_ids=[pending_id])
     if deleted is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
 from ..errors import ErrorCollector, FieldError
 from ..models import Document, JobPosting
@@ -105,6 +106,7 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
         job = await jobs.get_active_job(session, parsed.job_posting_id, lock=True)
         if job is None:
             errors.add(f"{BASE}/job_posting_id", "no open job posting has this id", "not_open")
+    errors.errors.extend(custom_fields_rule.problems(parsed.custom_fields, f"{BASE}/custom_fields"))
     if job is not None:
         check_answers(job, parsed.custom_fields, errors)
     errors.raise_if_any("The application is invalid")
@@ -121,6 +123,7 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
         source=request.source,
         consent=applications.ConsentInput(True, request.privacy_policy_version, request.talent_pool, client_ip),
         email_pointer=f"{BASE}/email",
+        custom_fields_pointer=f"{BASE}/custom_fields",
     )
     uploads = []
     for item in request.documents:

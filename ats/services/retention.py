@@ -18,9 +18,10 @@ from ..db import UnitOfWork, utcnow
 from ..models import Application
 from ..pipeline import CLOSED
 from ..settings import Settings
+from ..vocabulary import ErasureReason
 from . import erasure
 
-REASON = "retention"
+REASON: ErasureReason = "retention"
 
 
 def _closed_long_enough(now: datetime, retention_days: int) -> ColumnElement[bool]:

@@ -25,6 +25,7 @@ from ats.models import Application, Document, Note, Rating, StatusChange
 from ats.runtime import Runtime
 from ats.services.exports import NOT_EXPORTED
 from ats.settings import Settings
+from ats.vocabulary import ERASURE_REASONS
 from tests.conftest import Account, problem
 from tests.integration.helpers import make_application, make_job, move
 from tests.integration.test_public_apply import apply_body, complete, post_apply, upload
@@ -121,7 +122,7 @@ async def test_erasure_removes_every_row_and_object(
     _, compliance = await account.user("compliance")
     _, recruiter = await account.user("recruiter")
     url = f"/api/v1/applications/{app['id']}"
-    problem(await client.delete(f"{url}?reason=request", headers=recruiter), 403)
+    problem(await client.delete(f"{url}?reason=candidate_request", headers=recruiter), 403)
     prefix = f"{account.id}/{app['id']}/"
     # one object already missing must not stop the erasure
     async with runtime.transaction() as session:
@@ -129,7 +130,7 @@ async def test_erasure_removes_every_row_and_object(
             await session.scalars(select(Document.storage_key).where(Document.application_id == uuid.UUID(app["id"])))
         )
     runtime.documents.delete(keys[0])
-    response = await client.delete(f"{url}?reason=gdpr_request", headers=compliance)
+    response = await client.delete(f"{url}?reason=consent_withdrawn", headers=compliance)
     assert response.status_code == 200, response.text
     receipt = response.json()["data"]
     assert receipt["application_id"] == app["id"]
@@ -144,7 +145,7 @@ async def test_erasure_removes_every_row_and_object(
         )
         == []
     )
-    problem(await client.delete(f"{url}?reason=again", headers=compliance), 404)
+    problem(await client.delete(f"{url}?reason=duplicate", headers=compliance), 404)
     problem(await client.get(url, headers=account.headers), 404)
     events = (
         await client.get(
@@ -152,7 +153,7 @@ async def test_erasure_removes_every_row_and_object(
         )
     ).json()
     assert events["data"][0]["id"] == receipt["audit_event_id"]
-    assert events["data"][0]["data"]["reason"] == "gdpr_request"
+    assert events["data"][0]["data"]["reason"] == "consent_withdrawn"
     assert (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()["data"]["ok"] is True
 
 
@@ -165,6 +166,35 @@ async def test_legal_hold_blocks_erasure(account: Account, client: AsyncTestClie
     assert (await client.get(url, headers=account.headers)).status_code == 200
     await client.patch(url, json={"legal_hold": False}, headers=account.headers)
     assert (await client.delete(url, headers=account.headers)).status_code == 200
+
+
+async def test_erasure_reasons_are_codes(account: Account, client: AsyncTestClient[Litestar]) -> None:
+    """§8: the reason is a code of one list (the OpenAPI enum is that list); free text is a 422 and audits nothing."""
+    job = await make_job(account)
+    app = await make_application(account, job["id"])
+    url = f"/api/v1/applications/{app['id']}"
+    for sent in ("asked by ada@example.com", "Candidate_Request", "", "erasure_request"):
+        body = problem(await client.delete(url, params={"reason": sent}, headers=account.headers), 422)
+        assert body["code"] == "validation_failed" and [e["pointer"] for e in body["errors"]] == ["reason"]
+        assert body["allowed"] == list(ERASURE_REASONS) and "ada@" not in json.dumps(body)
+    assert (await client.get(url, headers=account.headers)).status_code == 200  # nothing erased
+    audit = (await client.get("/api/v1/audit-events?action=application.erased", headers=account.headers)).json()
+    assert audit["meta"]["total"] == 0
+    schema = (await client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/api/v1/applications/{application_id}"]["delete"]
+    [reason] = [p for p in operation["parameters"] if p["name"] == "reason"]
+    assert reason["schema"]["enum"] == list(ERASURE_REASONS)
+    erased = []
+    for code in ERASURE_REASONS:
+        other = await make_application(account, job["id"])
+        response = await client.delete(f"/api/v1/applications/{other['id']}?reason={code}", headers=account.headers)
+        assert response.status_code == 200, response.text
+        erased.append(response.json()["data"]["audit_event_id"])
+    assert (await client.delete(url, headers=account.headers)).status_code == 200  # no reason given: the default
+    events = (await client.get("/api/v1/audit-events?action=application.erased", headers=account.headers)).json()
+    by_id = {e["id"]: e["data"]["reason"] for e in events["data"]}
+    assert [by_id[event_id] for event_id in erased] == list(ERASURE_REASONS)
+    assert set(by_id.values()) == set(ERASURE_REASONS)
 
 
 class Inbox:
@@ -312,7 +342,7 @@ async def test_no_personal_data_in_audit_log_or_logs(
                 text("SELECT string_agg(a::text, ' ') FROM audit_events a WHERE account_id = :a"), {"a": account.id}
             )
         assert marker not in audit_text
-        erased = await client.delete(f"{base}?reason=request", headers=account.headers)
+        erased = await client.delete(f"{base}?reason=candidate_request", headers=account.headers)
         assert erased.status_code == 200
         assert marker not in await _table_dump(runtime)
         listing = runtime.documents.client.list_objects_v2(
