@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ats.errors import ErrorCollector
+from ats.errors import Conflict, ErrorCollector, FieldError, Forbidden
 from ats.services.public_apply import BASE, ApplyInput, ApplyRequest, DocumentRequest
 from ats.vocabulary import DOCUMENT_TYPES, UPLOAD_EXTENSIONS, is_email
 
@@ -75,9 +75,13 @@ def parse_document(body: Any, errors: ErrorCollector) -> dict[str, Any] | None:
     if "type" not in data:
         errors.add("/data/type", "is required", "required")
     elif data["type"] != "applicant":
-        errors.add("/data/type", "must be 'applicant'")
+        # JSON:API 1.1: a resource of another type than the collection's is a 409, not a validation error.
+        raise Conflict(errors=[FieldError("/data/type", "must be 'applicant'", "type_mismatch")])
     if "id" in data:
-        errors.add("/data/id", "client-generated ids are not supported", "forbidden")
+        raise Forbidden(
+            "Client-generated ids are not supported",
+            errors=[FieldError("/data/id", "client-generated ids are not supported", "client_id_forbidden")],
+        )
     attrs = data.get("attributes")
     if not isinstance(attrs, dict):
         errors.add("/data/attributes", "is required and must be an object", "required")

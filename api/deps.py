@@ -182,7 +182,10 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     allowed = _allowed_query(request.route_handler)
     unknown = sorted(k for k in request.query_params if k not in allowed)
     if unknown:
-        raise BadRequest(f"Unknown query parameter: {', '.join(unknown)}")
+        raise BadRequest(
+            f"Unknown query parameter: {', '.join(unknown)}",
+            errors=[FieldError(name, "is not a known query parameter", "unknown_parameter") for name in unknown],
+        )
 
 
 _body_types: dict[int, Any] = {}

@@ -1,4 +1,4 @@
-"""One mapper from errors to responses: RFC 9457 problem details on /api, JSON:API errors on /public."""
+"""One mapper from errors to responses: problem details on /api; JSON:API errors on /public and /api/v1/applicants."""
 
 from __future__ import annotations
 
@@ -150,28 +150,100 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _present(body: Any, pointer: str) -> tuple[str, str]:
+    """Split ``pointer`` into the longest prefix naming a member present in ``body`` and the missing rest.
+
+    JSON:API 1.1: a ``source.pointer`` MUST point to a value that exists in the request document; a missing
+    required member is reported at its parent, the detail naming it.
+    """
+    if pointer in ("", "/") and not (isinstance(body, dict) and "" in body):
+        return "", pointer.lstrip("/")
+    tokens = pointer.split("/")[1:]
+    node, depth = body, 0
+    for token in tokens:
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            break
+        depth += 1
+    present = "".join("/" + t for t in tokens[:depth])
+    return present, "/".join(t.replace("~1", "/").replace("~0", "~") for t in tokens[depth:])
+
+
+def _request_document(request: Request[Any, Any, Any]) -> Any:
+    """The request's JSON body when it was read before the error (Litestar keeps it on the connection)."""
+    raw = getattr(request, "_body", None)
+    if not isinstance(raw, bytes) or not raw:
+        return None
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def jsonapi_error(status: int, code: str, title: str, error: FieldError, body: Any) -> dict[str, Any]:
+    """One JSON:API error object: a JSON Pointer into the request document, or a query parameter's name."""
+    item: dict[str, Any] = {
+        "status": str(status),
+        "code": error.code if error.code != "invalid" else code,
+        "title": title,
+        "detail": error.detail,
+    }
+    if error.pointer == "" or error.pointer.startswith("/"):
+        pointer, missing = _present(body, error.pointer)
+        item["source"] = {"pointer": pointer}
+        if missing:
+            item["detail"] = f"{missing}: {error.detail}"
+    else:
+        item["source"] = {"parameter": error.pointer}
+    return item
+
+
+def _query_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The handler's parameters by Python name → the query parameter the client sent (``page[number]``)."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    if signature is None:
+        return {}
+    names: dict[str, str] = {}
+    for name, field in signature.parameters.items():
+        alias = getattr(field.kwarg_definition, "name", None) or getattr(field.kwarg_definition, "query", None)
+        if isinstance(alias, str) and alias:
+            names[name] = alias
+    return names
+
+
 def jsonapi_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     status, code, title, detail, errors, headers, extra = _classify(exc)
-    items: list[dict[str, Any]] = [
-        {
-            "status": str(status),
-            "code": e.code if e.code != "invalid" else code,
-            "title": title,
-            "detail": e.detail,
-            "source": {"pointer": e.pointer},
-        }
-        for e in errors
-    ] or [{"status": str(status), "code": code, "title": title, "detail": detail}]
+    body = _request_document(request) if errors else None
+    if isinstance(exc, ValidationException) and status == 400:
+        # Litestar names a query parameter by its Python name; the client knows it by the name it sent.
+        names = _query_names(request)
+        errors = [FieldError(names.get(e.pointer, e.pointer), e.detail, e.code) for e in errors]
+    items = [jsonapi_error(status, code, title, e, body) for e in errors] or [
+        {"status": str(status), "code": code, "title": title, "detail": detail}
+    ]
     if extra:
         items[0]["meta"] = extra
     return Response(msgspec.json.encode({"errors": items}), status_code=status, media_type=JSONAPI, headers=headers)
 
 
+def is_jsonapi_path(prefix: str, path: str) -> bool:
+    """The recruiter API's JSON:API resources (``/api/v1/applicants``) answer JSON:API errors too (§1)."""
+    base = f"{prefix}/api/v1/applicants"
+    return path == base or path.startswith(f"{base}/")
+
+
 def by_path(prefix: str) -> Callable[[Request[Any, Any, Any], Exception], Response[bytes]]:
-    """App-level fallback (unknown routes, 405): JSON:API under the public API, problem details elsewhere."""
+    """App-level fallback (unknown routes, 405): JSON:API under the public API and the applicant resources, problem
+    details elsewhere."""
 
     def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-        if request.url.path.startswith(f"{prefix}/public/"):
+        path = request.url.path
+        if path.startswith(f"{prefix}/public/") or is_jsonapi_path(prefix, path):
             return jsonapi_error_response(request, exc)
         return problem_response(request, exc)
 

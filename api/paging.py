@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, time, timedelta
 
-from ats.errors import FieldError, ValidationFailed
+from ats.errors import BadRequest, FieldError, ValidationFailed
 
 from .schemas import PageMeta
 
@@ -16,16 +16,25 @@ MAX_OFFSET = 2**31 - 1
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)
 
 
-def check_page(page: int, per_page: int) -> None:
+def check_page(page: int, per_page: int, names: tuple[str, str] = ("page", "per_page")) -> None:
+    """``names``: the query parameters as the client sent them (JSON:API: ``page[number]``, ``page[size]``)."""
     errors = []
     if page < 1:
-        errors.append(FieldError("page", "must be 1 or more"))
+        errors.append(FieldError(names[0], "must be 1 or more"))
     elif (page - 1) * max(per_page, 1) > MAX_OFFSET:
-        errors.append(FieldError("page", "is too far; use cursor for deep pages"))
+        errors.append(FieldError(names[0], "is too far; use cursor for deep pages"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        errors.append(FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
+        errors.append(FieldError(names[1], f"must be between 1 and {MAX_PER_PAGE}"))
     if errors:
         raise ValidationFailed("Invalid paging", errors=errors)
+
+
+def check_jsonapi_page(number: int, size: int) -> None:
+    """JSON:API 1.1: a query parameter the server cannot use is a 400 (``source.parameter`` names it)."""
+    try:
+        check_page(number, size, ("page[number]", "page[size]"))
+    except ValidationFailed as exc:
+        raise BadRequest(exc.detail, errors=exc.errors) from None
 
 
 def page_meta(total: int, page: int, per_page: int, next_cursor: str | None = None) -> PageMeta:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ats.models import AuditEvent, StatusChange
 from ats.runtime import Runtime
 from tests.conftest import Account, problem
-from tests.integration.helpers import make_application, make_job, move
+from tests.integration.helpers import assert_jsonapi, jsonapi_error, make_application, make_job, move
 
 SHAPE_KEYS = {
     "id", "job", "status", "stage", "status_history", "candidate", "documents", "cover_letter",
@@ -456,22 +456,22 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
         s["status"]: s["id"] for s in (await client.get("/api/v1/stages", headers=account.headers)).json()["data"]
     }
     listed = await client.get(f"/api/v1/applicants?filter[job_posting_id]={job['id']}", headers=account.headers)
-    assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/vnd.api+json")
-    data = listed.json()["data"]
+    data = assert_jsonapi(listed, 200)["data"]
     assert len(data) == 1 and data[0]["type"] == "applicant" and data[0]["id"] == app["id"]
     assert data[0]["attributes"]["application_stage_id"] == stages["new"]
     assert set(data[0]["attributes"]) == {"application_stage_id", "created_at", "email", "name"}
     assert data[0]["relationships"]["applicant_documents"]["data"] == []
-    by_stage = (
+    by_stage = assert_jsonapi(
         await client.get(
             f"/api/v1/applicants?filter[application_stage_id]={stages['new']}&page[size]=1",
             headers=account.headers,
-        )
-    ).json()
+        ),
+        200,
+    )
     assert len(by_stage["data"]) == 1 and by_stage["meta"]["total"] == 2
-    with_docs = (
-        await client.get(f"/api/v1/applicants/{app['id']}?include=applicant_documents", headers=account.headers)
-    ).json()
+    with_docs = assert_jsonapi(
+        await client.get(f"/api/v1/applicants/{app['id']}?include=applicant_documents", headers=account.headers), 200
+    )
     assert with_docs["included"] == []
 
     def put(stage: str, **extra: Any) -> Any:
@@ -481,16 +481,14 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
             headers={**account.headers, "Content-Type": "application/vnd.api+json"},
         )
 
-    moved = await put(stages["interview"])
-    assert (
-        moved.status_code == 200 and moved.json()["data"]["attributes"]["application_stage_id"] == stages["interview"]
-    )
+    moved = assert_jsonapi(await put(stages["interview"]), 200)
+    assert moved["data"]["attributes"]["application_stage_id"] == stages["interview"]
     rest = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
     assert rest["status"] == "interview" and len(rest["status_history"]) == 2
-    problem(await put(stages["new"]), 409, "transition_not_allowed")
-    problem(await put(str(uuid.uuid4())), 422)
-    problem(await put(stages["offer"], id=str(uuid.uuid4())), 422)
-    problem(
+    jsonapi_error(await put(stages["new"]), 409, "transition_not_allowed")
+    jsonapi_error(await put(str(uuid.uuid4())), 422)
+    jsonapi_error(await put(stages["offer"], id=str(uuid.uuid4())), 409, "id_mismatch")
+    jsonapi_error(
         await client.put(
             f"/api/v1/applicants/{app['id']}",
             json={
@@ -499,12 +497,13 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
                     "attributes": {"application_stage_id": stages["offer"], "name": "x"},
                 }
             },
-            headers=account.headers,
+            headers={**account.headers, "Content-Type": "application/vnd.api+json"},
         ),
         422,
+        "unknown_field",
     )
-    problem(await client.get("/api/v1/applicants?page[size]=0", headers=account.headers), 422)
-    problem(await client.get("/api/v1/applicants?include=notes", headers=account.headers), 422)
+    jsonapi_error(await client.get("/api/v1/applicants?page[size]=0", headers=account.headers), 400)
+    jsonapi_error(await client.get("/api/v1/applicants?include=notes", headers=account.headers), 400)
 
 
 async def test_search_and_name_order_are_unicode_aware(account: Account, client: AsyncTestClient[Litestar]) -> None:

@@ -7,7 +7,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import Account, problem
-from tests.integration.helpers import make_application, make_job
+from tests.integration.helpers import assert_jsonapi, make_application, make_job
 
 JSONAPI = "application/vnd.api+json"
 
@@ -34,23 +34,18 @@ async def test_active_rule_and_public_listing(account: Account, client: AsyncTes
     assert not any(j["active"] for j in (expired, draft, closed))
 
     listing = await client.get("/public/v1/job_postings?page[size]=100", headers={"Accept": JSONAPI})
-    assert listing.status_code == 200
-    assert listing.headers["content-type"].startswith(JSONAPI)
-    ids = {r["id"] for r in listing.json()["data"]}
+    ids = {r["id"] for r in assert_jsonapi(listing, 200)["data"]}
     assert {open_job["id"], no_close["id"]} <= ids
     assert not ids & {expired["id"], draft["id"], closed["id"]}
     item = await client.get(f"/public/v1/job_postings/{open_job['id']}")
-    assert item.status_code == 200
-    resource = item.json()["data"]
+    resource = assert_jsonapi(item, 200)["data"]
     assert resource["type"] == "job_posting" and resource["attributes"]["title"] == "Open"
     assert "hiring_team" not in resource["attributes"]
     for hidden in (expired, draft, closed):
         response = await client.get(f"/public/v1/job_postings/{hidden['id']}")
-        assert response.status_code == 404
-        assert response.headers["content-type"].startswith(JSONAPI)
-        assert response.json()["errors"][0]["status"] == "404"
+        assert assert_jsonapi(response, 404)["errors"][0]["status"] == "404"
     not_acceptable = await client.get("/public/v1/job_postings", headers={"Accept": "text/html"})
-    assert not_acceptable.status_code == 406
+    assert_jsonapi(not_acceptable, 406)
 
 
 async def test_questions_are_validated_in_shape(account: Account, client: AsyncTestClient[Litestar]) -> None:

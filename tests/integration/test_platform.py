@@ -13,6 +13,7 @@ from ats import ATSConfig, ATSPlugin, migrate
 from ats.embedded import EmbeddedPostgres
 from ats.settings import Settings
 from tests.conftest import PASSWORD, Account, problem
+from tests.integration.helpers import assert_jsonapi
 
 
 async def test_plugin_mounts_under_a_prefix_in_a_host_app(settings: Settings, account: Account) -> None:
@@ -84,9 +85,7 @@ async def test_postgres_stopped_gives_503_never_500(settings: Settings) -> None:
             me = await client.get("/api/v1/me", headers={"Authorization": "Bearer ats_at_x"})
             problem(me, 503, "service_unavailable")
             postings = await client.get("/public/v1/job_postings")
-            assert postings.status_code == 503
-            assert postings.headers["content-type"].startswith("application/vnd.api+json")
-            assert postings.json()["errors"][0]["code"] == "service_unavailable"
+            assert assert_jsonapi(postings, 503)["errors"][0]["code"] == "service_unavailable"
             for response in (ready, login, me, postings):
                 assert "Traceback" not in response.text and "SELECT" not in response.text
             pg.start()

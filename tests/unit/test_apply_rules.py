@@ -7,11 +7,12 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from ats.api.apply_input import parse_document, validate
 from ats.api.deps import client_ip
 from ats.api.documents import content_disposition
 
-from ats.errors import ErrorCollector
+from ats.errors import Conflict, ErrorCollector, Forbidden
 from ats.models import JobPosting
 from ats.services.public_apply import check_answers
 
@@ -54,9 +55,13 @@ def test_envelope() -> None:
     errors = ErrorCollector()
     assert parse_document([1, 2], errors) is None
     assert parse_document({"data": {"type": "applicant", "attributes": {}}}, ErrorCollector()) == {}
-    errors = ErrorCollector()
-    parse_document({"data": {"type": "applicant", "id": "x", "attributes": {}}}, errors)
-    assert [e.pointer for e in errors.errors] == ["/data/id"]
+    # JSON:API 1.1: a client-generated id is a 403, another type a 409; neither is one of the collected 422s
+    with pytest.raises(Forbidden) as forbidden:
+        parse_document({"data": {"type": "applicant", "id": "x", "attributes": {}}}, ErrorCollector())
+    assert [e.pointer for e in forbidden.value.errors] == ["/data/id"]
+    with pytest.raises(Conflict) as conflict:
+        parse_document({"data": {"type": "person", "attributes": {}}}, ErrorCollector())
+    assert [e.pointer for e in conflict.value.errors] == ["/data/type"]
 
 
 def test_answers_follow_the_question_types() -> None:
