@@ -22,20 +22,18 @@ if TYPE_CHECKING:
 #: The longest request target (path and query string) served; longer is a 414 in the API family's error shape.
 MAX_TARGET_BYTES = 8 * 1024
 
-_allowed: dict[int, dict[str, str]] = {}
 _PARAM_TYPE = re.compile(r"\{([^:}]+):[^}]*\}")
 
 
-def allowed_methods(app: Litestar) -> dict[str, str]:
-    """Each route's path template (as routing names it: ``{id}``, no type) → its ``Allow`` value."""
-    key = id(app)
-    if key not in _allowed:
-        table: dict[str, str] = {}
-        for route in app.routes:
-            if isinstance(route, HTTPRoute):
-                table[_PARAM_TYPE.sub(r"{\1}", route.path)] = ", ".join(sorted({*route.methods, "OPTIONS"}))
-        _allowed[key] = table
-    return _allowed[key]
+def allowed_methods(app: Litestar, path_template: str) -> str | None:
+    """The ``Allow`` value of the route whose template (as routing names it: ``{id}``, no type) this is.
+
+    Looked up on each call, not cached: a plain OPTIONS is rare, and the table is a few dozen routes.
+    """
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and _PARAM_TYPE.sub(r"{\1}", route.path) == path_template:
+            return ", ".join(sorted({*route.methods, "OPTIONS"}))
+    return None
 
 
 class URITooLong(HTTPException):
@@ -58,7 +56,7 @@ def edges_middleware(app: ASGIApp) -> ASGIApp:
         if scope.get("method") == "OPTIONS" and not (
             _header(scope, b"origin") and _header(scope, b"access-control-request-method")
         ):
-            allow = allowed_methods(scope["litestar_app"]).get(scope.get("path_template", ""))
+            allow = allowed_methods(scope["litestar_app"], scope.get("path_template", ""))
             if allow is not None:
                 start: HTTPResponseStartEvent = {
                     "type": "http.response.start",
