@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, TypeAlias
 
 import msgspec
 from litestar import Request
@@ -30,11 +30,14 @@ from ats.errors import (
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import logins
+from ats.settings import Network
 
 from .errors import field_error_from_msgspec
 from .jsonapi import negotiate
 
 STATE_KEY = "ats_runtime"
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def runtime_of(state: State) -> Runtime:
@@ -233,26 +236,72 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     await validate_body(request)
 
 
-def client_ip(request: Request[Any, Any, Any], trusted: tuple[Any, ...]) -> str:
-    """The socket peer, or the left-most untrusted address of X-Forwarded-For when the peer is trusted."""
-    peer = request.client.host if request.client else "0.0.0.0"
-    if not trusted:
-        return peer
+#: The longest textual IP address (an IPv4-mapped IPv6 address); anything longer is junk, not an address.
+_MAX_IP_TEXT = 45
 
-    def is_trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in trusted)
 
-    if not is_trusted(peer):
-        return peer
-    forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
-    for address in reversed(forwarded):
-        if not is_trusted(address):
-            return address
-    return peer
+def parse_ip(text: str) -> IPAddress | None:
+    """One hop of ``X-Forwarded-For`` (or the peer) as an address; ``None`` for anything that is not one.
+
+    Accepts ``1.2.3.4``, ``2001:db8::1``, ``[2001:db8::1]`` and a trailing port (``1.2.3.4:5678``,
+    ``[2001:db8::1]:5678``), as proxies write them. An IPv6 zone (``fe80::1%eth0``) is refused: its text is
+    free-form and would let a client smuggle anything into what is stored as evidence.
+    """
+    text = text.strip()
+    if not text or len(text) > _MAX_IP_TEXT + 8:  # room for brackets and a port
+        return None
+    if text.startswith("["):
+        text, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and port[1:].isdigit())):
+            return None
+    elif text.count(":") == 1:  # IPv4 with a port; IPv6 has at least two colons
+        text, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
+    if len(text) > _MAX_IP_TEXT or "%" in text:
+        return None
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def resolve_client_ip(peer: str | None, forwarded: Iterable[str], trusted: Sequence[Network]) -> str:
+    """The client address: the socket peer, unless the peer is a trusted proxy.
+
+    Then the ``X-Forwarded-For`` hops (all header lines, in order) are read right to left, skipping trusted
+    proxies; the first untrusted hop is the client. A hop that is not an IP address ends the walk: nothing left
+    of it can be believed, so the last trusted address (the proxy that wrote the junk) is the answer. The result
+    is always an IP address in its canonical text, never what a client sent verbatim.
+    """
+    peer_ip = parse_ip(peer or "")
+    if peer_ip is None:
+        return "0.0.0.0"  # no TCP peer (a Unix socket): one shared bucket, no invented address
+
+    def is_trusted(ip: IPAddress) -> bool:
+        return any(ip.version == net.version and ip in net for net in trusted)
+
+    if not trusted or not is_trusted(peer_ip):
+        return str(peer_ip)
+    client = peer_ip
+    hops = [hop for line in forwarded for hop in line.split(",")]
+    for hop in reversed(hops):
+        ip = parse_ip(hop)
+        if ip is None:
+            break
+        client = ip
+        if not is_trusted(ip):
+            break
+    return str(client)
+
+
+def client_ip(request: Request[Any, Any, Any], trusted: Sequence[Network]) -> str:
+    """The one client address of a request, for rate limits and consent evidence (§1): see resolve_client_ip."""
+    peer = request.client.host if request.client else None
+    return resolve_client_ip(peer, request.headers.getall("x-forwarded-for", []), trusted)
 
 
 async def check_public_request(request: Request[Any, Any, Any]) -> None:

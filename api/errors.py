@@ -34,6 +34,7 @@ _HTTP_CODES = {
     409: ("conflict", "Conflict"),
     412: ("version_conflict", "Precondition failed"),
     413: ("payload_too_large", "Payload too large"),
+    414: ("uri_too_long", "URI too long"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("validation_failed", "Validation failed"),
     429: ("rate_limited", "Too many requests"),

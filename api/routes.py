@@ -19,6 +19,7 @@ from .deps import (
     provide_runtime,
 )
 from .documents import DocumentController
+from .edges import edges_middleware
 from .errors import jsonapi_error_response, problem_response
 from .gdpr import GdprController
 from .health import HealthController
@@ -58,7 +59,7 @@ def build_routers(prefix: str, max_body_bytes: int, max_upload_bytes: int) -> li
         path=f"{prefix}/api/v1",
         route_handlers=[*RECRUITER_HANDLERS, applicants, uploads],
         dependencies=dependencies,
-        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        middleware=[edges_middleware, DefineMiddleware(BearerAuthMiddleware)],
         exception_handlers={Exception: problem_response},
         before_request=check_request,
         request_max_body_size=max_body_bytes,
@@ -67,6 +68,7 @@ def build_routers(prefix: str, max_body_bytes: int, max_upload_bytes: int) -> li
         path=f"{prefix}/public/v1",
         route_handlers=PUBLIC_HANDLERS,
         dependencies=dependencies,
+        middleware=[edges_middleware],
         exception_handlers={Exception: jsonapi_error_response},
         before_request=check_public_request,
         request_max_body_size=max_body_bytes,
@@ -76,6 +78,7 @@ def build_routers(prefix: str, max_body_bytes: int, max_upload_bytes: int) -> li
         path=f"{prefix}" or "/",
         route_handlers=[HealthController],
         dependencies={"runtime": Provide(provide_runtime)},
+        middleware=[edges_middleware],
         exception_handlers={Exception: problem_response},
         include_in_schema=True,
     )

@@ -199,6 +199,10 @@ def run() -> None:
             workers=settings.workers if settings.workers > 1 else None,
             log_level="warning",
             access_log=False,
+            # The client address is the socket peer; X-Forwarded-For counts only from ATS_TRUSTED_PROXIES
+            # (ats.api.deps.client_ip). uvicorn's default would believe it from 127.0.0.1 and overwrite the peer.
+            proxy_headers=False,
+            http="ats.http_protocol:HttpProtocol",  # a URL over 64 KiB reaches the app, which answers 414
         )
     except KeyboardInterrupt:
         pass

@@ -209,7 +209,7 @@ def start_server(
     port = free_port()
     log = logs / f"{name}.log"
     args = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--log-level", "warning", "--no-access-log", *(["--factory"] if factory else [])]
+    args += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers", *(["--factory"] if factory else [])]
     out = log.open("wb")
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     out.close()

@@ -1,15 +1,12 @@
-"""Pure rules of the public apply and documents: validation, answers, headers, client address."""
+"""Pure rules of the public apply and documents: validation, answers, headers."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from ats.api.apply_input import parse_document, validate
-from ats.api.deps import client_ip
 from ats.api.documents import content_disposition
 
 from ats.errors import Conflict, ErrorCollector, Forbidden
@@ -86,13 +83,3 @@ def test_content_disposition_has_an_ascii_fallback_and_the_exact_name() -> None:
     header = content_disposition('Lebenslauf "Müller".pdf')
     assert header.startswith('attachment; filename="Lebenslauf _M_ller_.pdf"')
     assert header.endswith("filename*=UTF-8''Lebenslauf%20%22M%C3%BCller%22.pdf")
-
-
-def test_client_ip_believes_only_trusted_proxies() -> None:
-    def request(peer: str, forwarded: str = "") -> Any:
-        return SimpleNamespace(client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded})
-
-    proxies = (ipaddress.ip_network("10.0.0.0/8"),)
-    assert client_ip(request("203.0.113.9", "1.2.3.4"), ()) == "203.0.113.9"
-    assert client_ip(request("203.0.113.9", "1.2.3.4"), proxies) == "203.0.113.9"
-    assert client_ip(request("10.0.0.2", "1.2.3.4, 10.0.0.7"), proxies) == "1.2.3.4"
