@@ -38,7 +38,6 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     JobController,
     StageController,
     ApplicationController,
-    ApplicantController,
     GdprController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
@@ -48,9 +47,13 @@ def build_routers(prefix: str, max_body_bytes: int, max_upload_bytes: int) -> li
     dependencies = {"db_session": Provide(provide_db_session), "runtime": Provide(provide_runtime)}
     # Uploads may be as large as a document (plus the multipart framing); every other body is JSON.
     uploads = Router(path="/", route_handlers=[DocumentController], request_max_body_size=max_upload_bytes + 65536)
+    # The seed-compatible JSON:API views answer JSON:API errors, like /public (§1).
+    applicants = Router(
+        path="/", route_handlers=[ApplicantController], exception_handlers={Exception: jsonapi_error_response}
+    )
     recruiter = Router(
         path=f"{prefix}/api/v1",
-        route_handlers=[*RECRUITER_HANDLERS, uploads],
+        route_handlers=[*RECRUITER_HANDLERS, applicants, uploads],
         dependencies=dependencies,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         exception_handlers={Exception: problem_response},
