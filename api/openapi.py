@@ -608,7 +608,7 @@ def _handlers(app: Litestar) -> list[_Handler]:
     return found
 
 
-def _statuses(prefix: str, path: str, method: str, handler: HTTPRouteHandler, doc: Doc | None) -> set[int]:
+def _statuses(prefix: str, path: str, handler: HTTPRouteHandler, doc: Doc | None) -> set[int]:
     """The error statuses an operation can answer, from where it is mounted and what its signature takes."""
     params = handler.parsed_fn_signature.parameters
     takes_body = "data" in params
@@ -693,9 +693,10 @@ def finalize(schema: dict[str, Any], app: Litestar, prefix: str = "") -> dict[st
         }
     }
     handlers = _handlers(app)
-    for name in _input_structs(handlers):
-        if name in schemas and schemas[name].get("type") == "object":
-            schemas[name]["additionalProperties"] = False
+    # Request bodies are decoded by msgspec: its own schemas of them are exact (bounds inside unions and on dict
+    # keys and values, enums, additionalProperties: false for forbid_unknown_fields).
+    _, decoded = msgspec.json.schema_components(list(_input_structs(handlers).values()), ref_template=REF + "{name}")
+    schemas.update(decoded)
     # Values the API checks itself (so that it can answer with every valid one) are still enums here.
     for name in ("StatusMove",):
         if name in schemas:
@@ -711,6 +712,7 @@ def finalize(schema: dict[str, Any], app: Litestar, prefix: str = "") -> dict[st
     return doc
 
 
+_RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
 _PAGE_NUMBERS = {"page", "page[number]"}
 _PAGE_SIZES = {"per_page", "page[size]"}
 
@@ -765,11 +767,13 @@ def _document_operation(operation: dict[str, Any], h: _Handler, spec: Doc | None
     for status in [s for s in responses if s[0] in "45"]:
         del responses[status]
     shape = (JSONAPI, "JsonApiErrors") if jsonapi else (PROBLEM_JSON, "Problem")
-    for code in sorted(_statuses(prefix, path, h.method, h.handler, spec)):
+    for code in sorted(_statuses(prefix, path, h.handler, spec)):
         responses[str(code)] = {
             "description": _REASONS.get(code, "Error"),
             "content": {shape[0]: {"schema": _ref(shape[1])}},
         }
+        if code in (429, 503):
+            responses[str(code)]["headers"] = {"Retry-After": _RETRY_AFTER}
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -447,6 +447,17 @@ async def test_actions_are_audited_without_personal_data(
     assert marker not in str([r.data for r in rows])
 
 
+def jsonapi_errors(response: Any, status: int, code: str | None = None) -> list[dict[str, Any]]:
+    """The JSON:API views answer JSON:API errors (§1), not problem details."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/vnd.api+json"), response.headers
+    errors: list[dict[str, Any]] = response.json()["errors"]
+    assert errors and all(e["status"] == str(status) for e in errors)
+    if code is not None:
+        assert errors[0]["code"] == code, errors
+    return errors
+
+
 async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient[Litestar]) -> None:
     job = await make_job(account)
     other_job = await make_job(account)
@@ -487,10 +498,10 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
     )
     rest = (await client.get(f"/api/v1/applications/{app['id']}", headers=account.headers)).json()["data"]
     assert rest["status"] == "interview" and len(rest["status_history"]) == 2
-    problem(await put(stages["new"]), 409, "transition_not_allowed")
-    problem(await put(str(uuid.uuid4())), 422)
-    problem(await put(stages["offer"], id=str(uuid.uuid4())), 422)
-    problem(
+    jsonapi_errors(await put(stages["new"]), 409, "transition_not_allowed")
+    jsonapi_errors(await put(str(uuid.uuid4())), 422)
+    jsonapi_errors(await put(stages["offer"], id=str(uuid.uuid4())), 422)
+    jsonapi_errors(
         await client.put(
             f"/api/v1/applicants/{app['id']}",
             json={
@@ -503,8 +514,8 @@ async def test_jsonapi_applicant_views(account: Account, client: AsyncTestClient
         ),
         422,
     )
-    problem(await client.get("/api/v1/applicants?page[size]=0", headers=account.headers), 422)
-    problem(await client.get("/api/v1/applicants?include=notes", headers=account.headers), 422)
+    jsonapi_errors(await client.get("/api/v1/applicants?page[size]=0", headers=account.headers), 422)
+    jsonapi_errors(await client.get("/api/v1/applicants?include=notes", headers=account.headers), 422)
 
 
 async def test_search_and_name_order_are_unicode_aware(account: Account, client: AsyncTestClient[Litestar]) -> None:
