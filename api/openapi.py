@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
@@ -485,7 +486,9 @@ OPERATIONS: dict[str, Doc] = {
         "The caller's own rating (1 to 5, optional criteria), replaced on repeat; answers the new average.",
         request_example={"rating": 4, "criteria": {"communication": 5}},
     ),
-    "GET /api/v1/applications/{application_id}/ratings": Doc("List ratings", "Every reviewer's rating."),
+    "GET /api/v1/applications/{application_id}/ratings": Doc(
+        "List ratings", "Every reviewer's rating of the application, with its criteria."
+    ),
     # documents
     "POST /api/v1/applications/{application_id}/documents": Doc(
         "Upload a document",
@@ -524,7 +527,10 @@ OPERATIONS: dict[str, Doc] = {
         ok={JSONAPI: _ref("ApplicantCollection")},
     ),
     "GET /api/v1/applicants/{applicant_id}": Doc(
-        "Get an applicant (JSON:API)", ok={JSONAPI: _ref("ApplicantDocument")}
+        "Get an applicant (JSON:API)",
+        "One application as a JSON:API `applicant`; `include=applicant_documents` adds its documents; `ETag` is its "
+        "version.",
+        ok={JSONAPI: _ref("ApplicantDocument")},
     ),
     "PUT /api/v1/applicants/{applicant_id}": Doc(
         "Move an applicant (JSON:API)",
@@ -649,11 +655,13 @@ def _is_jsonapi(prefix: str, path: str) -> bool:
 def _input_structs(handlers: list[_Handler]) -> dict[str, type[msgspec.Struct]]:
     """Every struct reachable from a request body that forbids unknown fields, by class name."""
     found: dict[str, type[msgspec.Struct]] = {}
+    seen: set[type[msgspec.Struct]] = set()
 
     def walk(info: msgspec.inspect.Type) -> None:
         if isinstance(info, msgspec.inspect.StructType):
-            if info.cls.__name__ in found:
+            if info.cls in seen:
                 return
+            seen.add(info.cls)
             if info.forbid_unknown_fields:
                 found[info.cls.__name__] = info.cls
             for f in info.fields:
@@ -829,12 +837,12 @@ class OfflineSwagger(_Finalized, SwaggerRenderPlugin):
 
 
 def assets_router() -> Router:
-    """The Swagger UI files, cached by browsers (they change only with the package)."""
+    """The Swagger UI files, cached by browsers for a day (they change only with the package)."""
     return create_static_files_router(
         path=ASSETS_PATH,
         directories=[_assets_dir()],
         include_in_schema=False,
-        cache_control=None,
+        cache_control=CacheControlHeader(max_age=86400, public=True),
         name="openapi-assets",
     )
 

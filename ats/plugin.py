@@ -97,6 +97,7 @@ class ATSPlugin(InitPlugin):
                 title="ats",
                 version="1.0.0",
                 description=API_DESCRIPTION,
+                use_handler_docstrings=True,
                 path="/schema",
                 render_plugins=[OfflineSwagger(self.prefix), OpenAPIJson(self.prefix)],
             )
