@@ -29,6 +29,7 @@ from . import events
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
 from .api.logging import configure_logging, request_logging_middleware
+from .api.openapi import API_DESCRIPTION, OfflineSwagger, OpenAPIJson, assets_router
 from .api.routes import build_routers
 from .runtime import Runtime
 from .settings import Settings, load_settings
@@ -92,7 +93,15 @@ class ATSPlugin(InitPlugin):
         app_config.exception_handlers.setdefault(NotFoundException, fallback)
         app_config.exception_handlers.setdefault(MethodNotAllowedException, fallback)
         if app_config.openapi_config is None or app_config.openapi_config.title == "Litestar API":
-            app_config.openapi_config = OpenAPIConfig(title="ats", version="1.0.0", path="/schema")
+            app_config.openapi_config = OpenAPIConfig(
+                title="ats",
+                version="1.0.0",
+                description=API_DESCRIPTION,
+                use_handler_docstrings=True,
+                path="/schema",
+                render_plugins=[OfflineSwagger(self.prefix), OpenAPIJson(self.prefix)],
+            )
+            app_config.route_handlers.append(assets_router())
         return app_config
 
     @asynccontextmanager
