@@ -312,6 +312,23 @@ class CheckpointStore:
             raise StorageUnavailable(type(exc).__name__) from exc
         return sorted(found)
 
+    def accounts(self) -> list[str]:
+        """The accounts that have checkpoints (the folders under the prefix)."""
+        found: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=PREFIX, Delimiter="/"
+            )
+            for page in pages:
+                found.extend(p["Prefix"][len(PREFIX) :].rstrip("/") for p in page.get("CommonPrefixes", []))
+        except ClientError as exc:
+            if _code(exc) == "NoSuchBucket":
+                return []
+            raise StorageUnavailable(type(exc).__name__) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+        return found
+
     def read(self, key: str) -> dict[str, Any] | CheckpointError:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -334,8 +351,16 @@ class CheckpointStore:
         return [self.read(key) for key in self.keys(account_id, after=after)]
 
 
+_stores: dict[tuple[int, str, int], CheckpointStore] = {}
+
+
 def checkpoint_store(client: S3Client, settings: Settings) -> CheckpointStore:
-    return CheckpointStore(client, settings.audit_bucket, settings.audit_checkpoint_retention)
+    """One store per client and bucket, so whether Object Lock works is found out (and logged) once."""
+    key = (id(client), settings.audit_bucket, settings.audit_checkpoint_retention)
+    store = _stores.get(key)
+    if store is None or store.client is not client:
+        store = _stores[key] = CheckpointStore(client, settings.audit_bucket, settings.audit_checkpoint_retention)
+    return store
 
 
 # --- the server's side: seal and verify -----------------------------------------------------------
@@ -477,11 +502,16 @@ async def verify_account(
     return result
 
 
-async def accounts_to_verify(uow: UnitOfWork) -> list[uuid.UUID]:
+async def accounts_to_verify(uow: UnitOfWork, store: CheckpointStore) -> list[uuid.UUID]:
     """Accounts with events or with checkpoints (a chain deleted whole still has its checkpoints)."""
     async with uow() as session:
         with_events = set(await audit.accounts_with_events(session))
         sealed = set((await session.scalars(select(AuditCheckpoint.account_id).distinct())).all())
+    for name in await anyio.to_thread.run_sync(store.accounts):
+        try:
+            sealed.add(uuid.UUID(name))
+        except ValueError:
+            continue  # not an account's folder: nothing the server wrote
     return sorted(with_events | sealed)
 
 

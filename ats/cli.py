@@ -419,8 +419,8 @@ def audit_verify(
         if account_id is not None:
             async with runtime.transaction() as session:
                 await _system(session, account_id)
-        ids = [account_id] if account_id is not None else await audit_seal.accounts_to_verify(runtime.uow)
         store = audit_seal.checkpoint_store(runtime.documents.client, runtime.settings)
+        ids = [account_id] if account_id is not None else await audit_seal.accounts_to_verify(runtime.uow, store)
         public = audit_seal.signing_key(runtime.settings).public_key()
         broken = 0
         for one in ids:

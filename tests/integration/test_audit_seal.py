@@ -8,7 +8,10 @@ and by ``GET /api/v1/audit-events/verify`` (``ok: false``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -32,6 +35,7 @@ from ats.db import utcnow
 from ats.models import AuditEvent
 from ats.runtime import Runtime
 from ats.settings import Settings
+from ats.worker import background_jobs
 from tests.conftest import Account, problem
 
 EVENTS = 6  # recorded per account before the trial, in two sealed batches
@@ -436,3 +440,37 @@ async def test_offline_verification(
 async def test_offline_verify_needs_its_inputs(settings: Settings) -> None:
     usage = _cli(settings, "audit", "verify", "--offline")
     assert usage.returncode == 2 and "--checkpoints" in usage.stderr
+
+
+async def test_verify_of_every_account_finds_a_chain_deleted_with_its_index(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, settings: Settings
+) -> None:
+    await _sealed_account(runtime, client, account)
+    async with runtime.transaction() as session:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))
+        await session.execute(text("DELETE FROM audit_events WHERE account_id = :a"), {"a": account.id})
+        await session.execute(text("DELETE FROM audit_checkpoints WHERE account_id = :a"), {"a": account.id})
+    every = _cli(settings, "audit", "verify")
+    assert every.returncode == 1, every.stderr
+    lines = [json.loads(line) for line in every.stdout.splitlines()]
+    mine = [line for line in lines if line["account_id"] == str(account.id)]
+    assert mine and mine[0]["ok"] is False and mine[0]["reason"] == "sealed events missing"
+
+
+async def test_the_worker_seals_every_interval(account: Account, runtime: Runtime, settings: Settings) -> None:
+    await _record(runtime, account, 2)
+    worker_runtime = Runtime.create(dataclasses.replace(settings, audit_seal_interval=1, sweep_interval=3600))
+    jobs = asyncio.create_task(background_jobs(worker_runtime))
+    try:
+        for _ in range(240):  # it seals every account of the suite with new events, in no set order
+            await asyncio.sleep(0.5)
+            if _store(runtime).keys(account.id):
+                break
+    finally:
+        jobs.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await jobs
+        await worker_runtime.engine.dispose()
+    async with runtime.transaction() as session:
+        total = await audit.count(session, account.id)
+    assert _store(runtime).keys(account.id) == [audit_seal.checkpoint_key(account.id, total)]
