@@ -1,4 +1,4 @@
-"""The audit log: list with filters, and verify the hash chain (admin, compliance)."""
+"""The audit log: list with filters, verify the hash chain against the signed checkpoints, seal (admin, compliance)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from datetime import date, datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, get, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ats import audit
+from ats import audit, audit_seal
 from ats.auth import Principal
 from ats.roles import Permission
+from ats.runtime import Runtime
 
 from .deps import provide_principal, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta
@@ -36,6 +37,18 @@ class AuditEventOut(msgspec.Struct):
     object_id: uuid.UUID | None
     data: dict[str, Any]
     hash: str
+
+
+class Checkpoint(msgspec.Struct):
+    seq: int
+    head: str
+    count: int
+    at: datetime
+
+
+class SealResult(msgspec.Struct):
+    sealed: bool
+    checkpoint: Checkpoint | None
 
 
 class AuditController(Controller):
@@ -94,5 +107,16 @@ class AuditController(Controller):
         )
 
     @get("/verify")
-    async def verify(self, db_session: AsyncSession, principal: Principal) -> One[audit.VerifyResult]:
-        return One(await audit.verify_account(db_session, principal.account_id))
+    async def verify(self, runtime: Runtime, principal: Principal) -> One[audit.VerifyResult]:
+        store = audit_seal.checkpoint_store(runtime.documents.client, runtime.settings)
+        public = audit_seal.signing_key(runtime.settings).public_key()
+        return One(await audit_seal.verify_account(runtime.uow, store, public, principal.account_id))
+
+    @post("/seal", status_code=200)
+    async def seal(self, runtime: Runtime, principal: Principal) -> One[SealResult]:
+        """Write a signed checkpoint of this account's events now (when there are events since the last one)."""
+        store = audit_seal.checkpoint_store(runtime.documents.client, runtime.settings)
+        key = audit_seal.signing_key(runtime.settings)
+        written = await audit_seal.seal(runtime.uow, store, key, account_id=principal.account_id)
+        one = written[0] if written else None
+        return One(SealResult(one is not None, Checkpoint(one.seq, one.head, one.count, one.at) if one else None))

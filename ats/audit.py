@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
@@ -129,36 +129,60 @@ async def record(
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
+    """``sealed_through``: the last seq a valid checkpoint covers; ``unsealed``: the events after it."""
+
     ok: bool
     checked: int
     head: str | None
     broken_at: int | None = None
     reason: str | None = None
+    sealed_through: int | None = None
+    unsealed: int = 0
+
+
+def record_of(row: AuditEvent) -> dict[str, Any]:
+    """A stored event as exported (``ats audit export``): its hashed fields, ``prev_hash`` and ``hash``."""
+    return {**event_body(row), "prev_hash": row.prev_hash, "hash": row.hash}
+
+
+_LINK_FIELDS = ("prev_hash", "hash")
+
+
+def verify_records(records: list[dict[str, Any]]) -> VerifyResult:
+    """Check one account's exported events in ``seq`` order: contiguous, linked and each hash right."""
+    prev = GENESIS
+    for index, record in enumerate(records, start=1):
+        seq = record.get("seq")
+        if seq != index:
+            return VerifyResult(
+                False, index - 1, prev, seq if isinstance(seq, int) else index, "sequence gap or reorder"
+            )
+        if record.get("prev_hash") != prev:
+            return VerifyResult(False, index - 1, prev, seq, "broken link")
+        body = {k: v for k, v in record.items() if k not in _LINK_FIELDS}
+        if chain_hash(prev, body) != record.get("hash"):
+            return VerifyResult(False, index - 1, prev, seq, "hash mismatch")
+        prev = str(record["hash"])
+    return VerifyResult(True, len(records), prev if records else None)
 
 
 def verify_rows(rows: list[AuditEvent]) -> VerifyResult:
     """Check one account's events in ``seq`` order: contiguous, linked and each hash right."""
-    prev = GENESIS
-    for index, row in enumerate(rows, start=1):
-        if row.seq != index:
-            return VerifyResult(False, index - 1, prev, row.seq, "sequence gap or reorder")
-        if row.prev_hash != prev:
-            return VerifyResult(False, index - 1, prev, row.seq, "broken link")
-        if chain_hash(prev, event_body(row)) != row.hash:
-            return VerifyResult(False, index - 1, prev, row.seq, "hash mismatch")
-        prev = row.hash
-    return VerifyResult(True, len(rows), prev if rows else None)
+    return verify_records([record_of(row) for row in rows])
+
+
+def select_account_rows(account_id: uuid.UUID) -> Select[AuditEvent]:
+    return select(AuditEvent).where(AuditEvent.account_id == account_id).order_by(AuditEvent.seq)
+
+
+async def account_rows(session: AsyncSession, account_id: uuid.UUID) -> list[AuditEvent]:
+    """An account's events in ``seq`` order."""
+    return list((await session.scalars(select_account_rows(account_id))).all())
 
 
 async def verify_account(session: AsyncSession, account_id: uuid.UUID) -> VerifyResult:
-    rows = list(
-        (
-            await session.scalars(
-                select(AuditEvent).where(AuditEvent.account_id == account_id).order_by(AuditEvent.seq)
-            )
-        ).all()
-    )
-    return verify_rows(rows)
+    """The hash chain alone (``ats.audit_seal.verify_account`` adds the signed checkpoints)."""
+    return verify_rows(await account_rows(session, account_id))
 
 
 async def accounts_with_events(session: AsyncSession) -> list[uuid.UUID]:

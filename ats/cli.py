@@ -377,31 +377,121 @@ def audit_group() -> None:
     """The audit log."""
 
 
+def _verify_line(account_id: uuid.UUID | str, result: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {"account_id": str(account_id), "ok": result.ok, "checked": result.checked}
+    line.update(head=result.head, sealed_through=result.sealed_through, unsealed=result.unsealed)
+    if not result.ok:
+        line.update(broken_at=result.broken_at, reason=result.reason)
+    return line
+
+
 @audit_group.command("verify")
 @click.option("--account", "account_id", type=click.UUID, help="one account (default: every account)")
+@click.option("--offline", is_flag=True, help="verify an export against checkpoints, without database or S3")
+@click.option("--checkpoints", "checkpoints_dir", type=click.Path(path_type=Path), help="--offline: checkpoints")
+@click.option("--events", "events_file", type=click.Path(path_type=Path), help="--offline: `ats audit export` output")
+@click.option("--public-key", "public_key", help="--offline: the key `ats audit public-key` printed, or its file")
 @click.pass_context
-def audit_verify(ctx: click.Context, account_id: uuid.UUID | None) -> None:
-    """Check each account's hash chain; one line per account, exit 1 on a break."""
-    from . import audit
+def audit_verify(
+    ctx: click.Context,
+    account_id: uuid.UUID | None,
+    offline: bool,
+    checkpoints_dir: Path | None,
+    events_file: Path | None,
+    public_key: str | None,
+) -> None:
+    """Check each account's hash chain against its signed checkpoints; one line per account, exit 1 on a break."""
+    if offline:
+        _audit_verify_offline(ctx, account_id, checkpoints_dir, events_file, public_key)
+        return
+    if checkpoints_dir or events_file or public_key:
+        raise click.UsageError("--checkpoints, --events and --public-key go with --offline")
+    from . import audit_seal
 
     async def work(runtime: Runtime) -> int:
-        async with runtime.transaction() as session:
-            if account_id is not None:
+        if account_id is not None:
+            async with runtime.transaction() as session:
                 await _system(session, account_id)
-            ids = [account_id] if account_id is not None else await audit.accounts_with_events(session)
-            broken = 0
-            for one in ids:
-                result = await audit.verify_account(session, one)
-                line: dict[str, Any] = {"account_id": str(one), "ok": result.ok, "checked": result.checked}
-                line["head"] = result.head
-                if not result.ok:
-                    broken += 1
-                    line.update(broken_at=result.broken_at, reason=result.reason)
-                _emit(line)
+        store = audit_seal.checkpoint_store(runtime.documents.client, runtime.settings)
+        ids = [account_id] if account_id is not None else await audit_seal.accounts_to_verify(runtime.uow, store)
+        public = audit_seal.signing_key(runtime.settings).public_key()
+        broken = 0
+        for one in ids:
+            result = await audit_seal.verify_account(runtime.uow, store, public, one)
+            broken += not result.ok
+            _emit(_verify_line(one, result))
         return broken
 
-    if _admin(work):
+    if _admin(work, s3=True):
         ctx.exit(1)
+
+
+def _audit_verify_offline(
+    ctx: click.Context,
+    account_id: uuid.UUID | None,
+    checkpoints_dir: Path | None,
+    events_file: Path | None,
+    public_key: str | None,
+) -> None:
+    from . import audit_seal
+
+    if checkpoints_dir is None or events_file is None or public_key is None:
+        raise click.UsageError("--offline needs --checkpoints DIR, --events FILE and --public-key KEY")
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    try:
+        public = audit_seal.parse_public_key(key_text)
+        results = audit_seal.verify_offline(
+            audit_seal.read_checkpoints(checkpoints_dir), audit_seal.read_export(events_file), public
+        )
+    except ValueError as exc:
+        raise Failure(str(exc)) from None
+    if account_id is not None:
+        results = {str(account_id): results.get(str(account_id), audit_seal.check(account_id, [], [], public))}
+    broken = 0
+    for one, result in results.items():
+        broken += not result.ok
+        _emit(_verify_line(one, result))
+    if broken:
+        ctx.exit(1)
+
+
+@audit_group.command("seal")
+def audit_seal_command() -> None:
+    """Write a signed checkpoint to S3 for every account with new events (as the server does periodically)."""
+    from .worker import seal_audit
+
+    sealed = _admin(seal_audit, s3=True)
+    for one in sealed:
+        _emit({"account_id": str(one.account_id), "seq": one.seq, "head": one.head, "key": one.key})
+    if not sealed:
+        _emit({"sealed": 0})
+
+
+@audit_group.command("public-key")
+def audit_public_key() -> None:
+    """Print the public key that checks the checkpoints' signatures (for ``verify --offline``)."""
+    from . import audit_seal
+
+    key = audit_seal.signing_key(load_settings())
+    _emit({"algorithm": "Ed25519", "public_key": audit_seal.public_key_text(key)})
+
+
+@audit_group.command("export")
+@click.option("--account", "account_id", type=click.UUID, required=True)
+def audit_export(account_id: uuid.UUID) -> None:
+    """Print an account's events as JSON lines, in sequence order (for ``verify --offline``)."""
+    from . import audit
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.transaction() as session:
+            await _system(session, account_id)
+            rows = await session.stream_scalars(
+                audit.select_account_rows(account_id), execution_options={"yield_per": 1000}
+            )
+            async for row in rows:
+                click.echo(json.dumps(audit.record_of(row), sort_keys=True))
+
+    _admin(work)
 
 
 @cli.group()

@@ -140,6 +140,17 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+class AuditCheckpoint(Base):
+    """Append-only index of the signed checkpoints in S3 (``hash`` is the checkpoint's own hash)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class JobPosting(Base):
     __tablename__ = "job_postings"
     __table_args__ = (

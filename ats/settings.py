@@ -9,6 +9,8 @@ Each field is declared once: its type, its default and its parser (``setting(def
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import logging
@@ -144,6 +146,18 @@ def _parse_url(raw: str) -> str | None:
     return url
 
 
+def _parse_signing_key(raw: str) -> str | None:
+    """The base64 of a raw 32-byte Ed25519 private key (``openssl rand -base64 32`` makes one)."""
+    value = raw.strip()
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("expected the base64 of a 32-byte Ed25519 private key") from None
+    if len(decoded) != 32:
+        raise ValueError("expected the base64 of a 32-byte Ed25519 private key")
+    return value
+
+
 LogFormat = Literal["text", "json"]
 
 
@@ -201,6 +215,10 @@ class Settings:
     demo_account: bool = setting(True, _parse_bool)
     embedded_fast: bool = setting(False, _parse_bool)
     workers: int = setting(1, _parse_positive_int)
+    audit_seal_interval: int = setting(300, parse_duration)
+    audit_signing_key: str | None = setting(None, _parse_signing_key, secret=True)
+    audit_bucket: str = setting("ats-audit", _parse_text)
+    audit_checkpoint_retention: int = setting(7 * 365 * 86400, parse_duration)
     # ``ATS_*`` variables that name no setting (each is warned about at load).
     extra: Mapping[str, str] = field(default_factory=dict)
 

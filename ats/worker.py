@@ -1,4 +1,4 @@
-"""Periodic work every server process runs: erasures S3 refused before, and the upload sweep.
+"""Periodic work every server process runs: erasures S3 refused before, the upload sweep, audit sealing.
 
 Each job takes its rows with ``SKIP LOCKED``, so several processes never do one piece twice.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
+from . import audit_seal
 from .runtime import Runtime
 from .services import documents, erasure
 
@@ -26,11 +28,28 @@ async def run_once(runtime: Runtime) -> tuple[int | None, documents.SweepResult]
     return erased, swept
 
 
-async def background_jobs(runtime: Runtime) -> None:
-    """Forever: sleep ``ATS_SWEEP_INTERVAL``, then run every job; a failure waits for the next round."""
+async def seal_audit(runtime: Runtime) -> list[audit_seal.Sealed]:
+    """Write a signed checkpoint for every account with new audit events (``ats audit seal`` runs this too)."""
+    store = audit_seal.checkpoint_store(runtime.documents.client, runtime.settings)
+    key = audit_seal.signing_key(runtime.settings)
+    return await audit_seal.seal(runtime.uow, store, key)
+
+
+async def _every(seconds: int, name: str, job: Callable[[Runtime], Awaitable[object]], runtime: Runtime) -> None:
     while True:
-        await asyncio.sleep(runtime.settings.sweep_interval)
+        await asyncio.sleep(seconds)
         try:
-            await run_once(runtime)
+            await job(runtime)
         except Exception as exc:  # PostgreSQL or S3 may be down: try again next round.
-            log.warning("background jobs failed: %s", type(exc).__name__)
+            log.warning("%s failed: %s", name, type(exc).__name__)
+
+
+async def background_jobs(runtime: Runtime) -> None:
+    """Forever: every ``ATS_SWEEP_INTERVAL`` the sweep jobs, every ``ATS_AUDIT_SEAL_INTERVAL`` the audit seal.
+
+    A failure waits for the next round.
+    """
+    settings = runtime.settings
+    async with asyncio.TaskGroup() as jobs:
+        jobs.create_task(_every(settings.sweep_interval, "background jobs", run_once, runtime))
+        jobs.create_task(_every(settings.audit_seal_interval, "audit sealing", seal_audit, runtime))
