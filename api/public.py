@@ -9,17 +9,19 @@ from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ats.careers import job_posting_json_ld
 from ats.errors import NotFound
 from ats.models import JobPosting
-from ats.services import jobs
+from ats.services import careers_board, jobs
 
+from .http_cache import cached_document
 from .jobs import questions_out
-from .jsonapi import JSONAPI, check_accept, document
+from .jsonapi import JSONAPI, check_accept
 from .paging import check_page
 
 
-def job_posting_resource(job: JobPosting) -> dict[str, Any]:
-    return {
+def job_posting_resource(job: JobPosting, organization: str | None = None) -> dict[str, Any]:
+    resource: dict[str, Any] = {
         "id": str(job.id),
         "type": "job_posting",
         "attributes": {
@@ -33,6 +35,22 @@ def job_posting_resource(job: JobPosting) -> dict[str, Any]:
             "created_at": job.created_at,
         },
     }
+    if organization is not None:
+        resource["meta"] = {"json_ld": _json_ld(job, organization)}
+    return resource
+
+
+def _json_ld(job: JobPosting, organization: str) -> dict[str, Any]:
+    return job_posting_json_ld(
+        job_id=str(job.id),
+        title=job.title,
+        description=job.description,
+        employment_type=job.employment_type,
+        location=job.location,
+        created_at=job.created_at,
+        closes_at=job.closes_at,
+        organization=organization,
+    )
 
 
 class PublicJobPostingController(Controller):
@@ -46,16 +64,27 @@ class PublicJobPostingController(Controller):
         db_session: AsyncSession,
         page_number: Annotated[int, QueryParameter(name="page[number]")] = 1,
         page_size: Annotated[int, QueryParameter(name="page[size]")] = 20,
+        board: Annotated[str | None, QueryParameter(name="filter[board]")] = None,
     ) -> Response[bytes]:
-        """Active postings only: published, and not past ``closes_at``."""
+        """Active postings only: published, and not past ``closes_at``; ``filter[board]`` for one account's board."""
         check_accept(request)
         check_page(page_number, page_size)
-        rows, total = await jobs.list_active_jobs(db_session, offset=(page_number - 1) * page_size, limit=page_size)
-        return document(
+        account_id = None
+        if board is not None:
+            found = await careers_board.account_by_slug(db_session, board)
+            if found is None:
+                raise NotFound("No such careers board")
+            account_id = found[0]
+        rows, total = await jobs.list_active_jobs(
+            db_session, offset=(page_number - 1) * page_size, limit=page_size, account_id=account_id
+        )
+        names = await careers_board.account_names(db_session, {r.account_id for r in rows})
+        return cached_document(
+            request,
             {
-                "data": [job_posting_resource(r) for r in rows],
+                "data": [job_posting_resource(r, names[r.account_id]) for r in rows],
                 "meta": {"total": total, "page": page_number, "per_page": page_size},
-            }
+            },
         )
 
     @get("/{posting_id:uuid}", media_type=JSONAPI)
@@ -66,4 +95,5 @@ class PublicJobPostingController(Controller):
         job = await jobs.get_active_job(db_session, posting_id)
         if job is None:
             raise NotFound("No such job posting")
-        return document({"data": job_posting_resource(job)})
+        names = await careers_board.account_names(db_session, {job.account_id})
+        return cached_document(request, {"data": job_posting_resource(job, names[job.account_id])})
