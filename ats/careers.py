@@ -30,7 +30,7 @@ _REMOTE = re.compile(r"\b(remote|telecommute|anywhere)\b", re.IGNORECASE)
 
 
 def is_slug(value: str) -> bool:
-    return _SLUG.match(value) is not None
+    return _SLUG.fullmatch(value) is not None
 
 
 def slugify(name: str) -> str:

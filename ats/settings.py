@@ -150,7 +150,7 @@ _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:
 def parse_origin(raw: str) -> str:
     """A browser origin (``https://careers.example.com``, no path): lower-cased, without a trailing slash."""
     origin = raw.strip().rstrip("/").lower()
-    if not _ORIGIN.match(origin):
+    if not _ORIGIN.fullmatch(origin):
         raise ValueError(f"expected an origin such as https://careers.example.com, got {raw.strip()!r}")
     return origin
 

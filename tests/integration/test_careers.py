@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -366,3 +367,57 @@ def test_documents_presigner_is_only_used_for_signing(settings: Settings) -> Non
     documents.ping()  # the server's own endpoint answers
     post = documents.presign_post("k", max_bytes=10, content_type="application/pdf", expires_in=60)
     assert post.url.startswith("https://uploads.example.com/")
+
+
+# --- the migration -------------------------------------------------------------------------------------------------
+
+
+def _backfill_in_a_fresh_database(database_url: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Migrate a new database to 0005, add accounts, upgrade: the slugs made for them (and the downgrade works)."""
+    from alembic import command
+    from sqlalchemy import create_engine, make_url, text
+
+    from ats import migrate
+
+    url = make_url(database_url)
+    name = f"ats_board_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(fresh)
+    try:
+        migrate.upgrade(fresh, "0005")
+        with engine.begin() as connection:
+            for i, account in enumerate(["ACME", "Acme", "王", "x", "Zürich Jobs"]):
+                connection.execute(
+                    text("INSERT INTO accounts (id, name, created_at) VALUES (:id, :name, now() + :i * interval '1s')"),
+                    {"id": uuid.uuid4(), "name": account, "i": i},
+                )
+        migrate.upgrade(fresh)
+        with engine.connect() as connection:
+            slugs = [
+                (r[0], r[1])
+                for r in connection.execute(text("SELECT name, board_slug FROM accounts ORDER BY created_at"))
+            ]
+            origins = [o for r in connection.execute(text("SELECT board_origins FROM accounts")) for o in r[0]]
+        command.downgrade(migrate.alembic_config(fresh), "0005")
+        return slugs, origins
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def test_migration_backfills_unique_board_slugs(settings: Settings) -> None:
+    assert settings.database_url
+    slugs, origins = await anyio.to_thread.run_sync(_backfill_in_a_fresh_database, settings.database_url)
+    assert slugs == [
+        ("ACME", "acme"),
+        ("Acme", "acme-2"),
+        ("王", "board"),
+        ("x", "board-2"),
+        ("Zürich Jobs", "zurich-jobs"),
+    ]
+    assert origins == []
