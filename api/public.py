@@ -9,13 +9,15 @@ from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ats.careers import job_posting_json_ld
 from ats.errors import NotFound
 from ats.models import JobPosting
 from ats.runtime import Runtime
-from ats.services import jobs
+from ats.services import careers_board, jobs
 
+from .http_cache import cached_document
 from .jobs import questions_out
-from .jsonapi import JSONAPI, check_accept, document, fieldset, page_links, public_base, sparse
+from .jsonapi import JSONAPI, check_accept, fieldset, page_links, public_base, sparse
 from .paging import check_jsonapi_page
 
 JOB_POSTING_FIELDS = (
@@ -31,9 +33,10 @@ JOB_POSTING_FIELDS = (
 FieldsJobPosting = Annotated[str | None, QueryParameter(name="fields[job_posting]")]
 
 
-def job_posting_resource(job: JobPosting, base: str) -> dict[str, Any]:
-    """``base``: the public API's base path; ``links.self`` is the posting's public URL."""
-    return {
+def job_posting_resource(job: JobPosting, base: str, organization: str | None = None) -> dict[str, Any]:
+    """``base``: the public API's base path; ``links.self`` is the posting's public URL; ``meta.json_ld`` its
+    schema.org ``JobPosting`` when the hiring organisation is known."""
+    resource: dict[str, Any] = {
         "id": str(job.id),
         "type": "job_posting",
         "attributes": {
@@ -48,6 +51,22 @@ def job_posting_resource(job: JobPosting, base: str) -> dict[str, Any]:
         },
         "links": {"self": f"{base}/job_postings/{job.id}"},
     }
+    if organization is not None:
+        resource["meta"] = {"json_ld": _json_ld(job, organization)}
+    return resource
+
+
+def _json_ld(job: JobPosting, organization: str) -> dict[str, Any]:
+    return job_posting_json_ld(
+        job_id=str(job.id),
+        title=job.title,
+        description=job.description,
+        employment_type=job.employment_type,
+        location=job.location,
+        created_at=job.created_at,
+        closes_at=job.closes_at,
+        organization=organization,
+    )
 
 
 class PublicJobPostingController(Controller):
@@ -63,19 +82,30 @@ class PublicJobPostingController(Controller):
         page_number: Annotated[int, QueryParameter(name="page[number]")] = 1,
         page_size: Annotated[int, QueryParameter(name="page[size]")] = 20,
         fields: FieldsJobPosting = None,
+        board: Annotated[str | None, QueryParameter(name="filter[board]")] = None,
     ) -> Response[bytes]:
-        """Active postings only: published, and not past ``closes_at``."""
+        """Active postings only: published, and not past ``closes_at``; ``filter[board]`` for one account's board."""
         check_accept(request)
         check_jsonapi_page(page_number, page_size)
         wanted = fieldset("fields[job_posting]", fields, JOB_POSTING_FIELDS)
         base = public_base(runtime.api_base)
-        rows, total = await jobs.list_active_jobs(db_session, offset=(page_number - 1) * page_size, limit=page_size)
-        return document(
+        account_id = None
+        if board is not None:
+            found = await careers_board.account_by_slug(db_session, board)
+            if found is None:
+                raise NotFound("No such careers board")
+            account_id = found[0]
+        rows, total = await jobs.list_active_jobs(
+            db_session, offset=(page_number - 1) * page_size, limit=page_size, account_id=account_id
+        )
+        names = await careers_board.account_names(db_session, {r.account_id for r in rows})
+        return cached_document(
+            request,
             {
-                "data": [sparse(job_posting_resource(r, base), wanted) for r in rows],
+                "data": [sparse(job_posting_resource(r, base, names[r.account_id]), wanted) for r in rows],
                 "meta": {"total": total, "page": page_number, "per_page": page_size},
                 "links": page_links(request, f"{base}/job_postings", page_number, page_size, total),
-            }
+            },
         )
 
     @get("/{posting_id:uuid}", media_type=JSONAPI)
@@ -92,5 +122,7 @@ class PublicJobPostingController(Controller):
         job = await jobs.get_active_job(db_session, posting_id)
         if job is None:
             raise NotFound("No such job posting")
-        resource = job_posting_resource(job, public_base(runtime.api_base))
-        return document({"data": sparse(resource, wanted), "links": {"self": resource["links"]["self"]}})
+        names = await careers_board.account_names(db_session, {job.account_id})
+        resource = job_posting_resource(job, public_base(runtime.api_base), names[job.account_id])
+        body = {"data": sparse(resource, wanted), "links": {"self": resource["links"]["self"]}}
+        return cached_document(request, body)

@@ -11,6 +11,7 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
+from .careers_board import CareersBoardController
 from .deps import (
     BearerAuthMiddleware,
     check_public_request,
@@ -40,6 +41,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     StageController,
     ApplicationController,
     GdprController,
+    CareersBoardController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .careers import SLUG_PATTERN
 from .db import Base, new_id, utcnow
 from .pipeline import STATUSES, rank_sql
 from .roles import ROLES
@@ -52,10 +53,17 @@ def _account_fk() -> Mapped[uuid.UUID]:
 
 class Account(Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(f"board_slug ~ '{SLUG_PATTERN}'", name="board_slug"),
+        Index("ix_accounts_board_origins", "board_origins", postgresql_using="gin"),
+    )
 
     id: Mapped[uuid.UUID] = _pk()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = _created()
+    # The public careers board: its slug (``filter[board]``) and the browser origins allowed to call /public/v1.
+    board_slug: Mapped[str] = mapped_column(String(63), nullable=False, unique=True)
+    board_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
 
 
 class User(Base):

@@ -20,18 +20,21 @@ import anyio.to_thread
 from litestar.config.app import AppConfig
 from litestar.events import listener
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import events
+from .api.cors import CORSMiddleware, add_cors_headers
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
 from .api.logging import configure_logging, request_logging_middleware
 from .api.openapi import API_DESCRIPTION, OfflineSwagger, OpenAPIJson, assets_router
 from .api.routes import build_routers
 from .runtime import Runtime
+from .services import careers_board
 from .settings import Settings, load_settings
 from .worker import background_jobs
 
@@ -83,9 +86,20 @@ class ATSPlugin(InitPlugin):
         # event always emittable, and host listeners add to it.
         app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
         app_config.middleware.insert(0, request_logging_middleware)
+        # Inside the request log (preflights are logged too), outside everything that could refuse a preflight.
+        app_config.middleware.insert(
+            1,
+            DefineMiddleware(
+                CORSMiddleware,
+                prefix=self.prefix,
+                origins=self.settings.cors_origins,
+                dashboard_origins=self.settings.cors_dashboard_origins,
+            ),
+        )
         # Prometheus metrics, labelled by route template (never by ids or query strings).
         metrics = PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
         app_config.middleware.append(metrics.middleware)
+        app_config.before_send.append(add_cors_headers)
         app_config.route_handlers.append(
             type("MetricsController", (PrometheusController,), {"path": f"{self.prefix}/metrics"})
         )
@@ -120,6 +134,11 @@ class ATSPlugin(InitPlugin):
         except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.
             log.warning("document storage not ready at start: %s", type(exc).__name__)
         app.state[STATE_KEY] = runtime
+        try:
+            with anyio.fail_after(settings.s3_timeout + 5):
+                await careers_board.sync_bucket_cors(runtime.uow, runtime.documents, settings.cors_origins, clear=False)
+        except Exception as exc:  # an S3 without bucket CORS, or one not up yet: the API works without it
+            log.warning("document storage CORS rule not set: %s", type(exc).__name__)
         jobs = asyncio.create_task(background_jobs(runtime)) if self.config.background_jobs else None
         try:
             yield

@@ -50,6 +50,18 @@ class Runtime:
             settings.s3_region,
             settings.s3_timeout,
         )
+        # Presigned URLs name the address browsers reach S3 at; the server's own client may use another one.
+        presigner = (
+            make_client(
+                settings.s3_public_endpoint_url,
+                settings.s3_access_key_id,
+                settings.s3_secret_access_key,
+                settings.s3_region,
+                settings.s3_timeout,
+            )
+            if settings.s3_public_endpoint_url
+            else None
+        )
         limits = {
             # One address may try several accounts (an office behind NAT): a wider limit per IP.
             "login": (settings.login_rate_limit, settings.login_rate_window),
@@ -68,7 +80,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            documents=Documents(client, settings.s3_bucket),
+            documents=Documents(client, settings.s3_bucket, presigner),
             login_limiter=limiters["login"],
             login_ip_limiter=limiters["login_ip"],
             public_limiter=limiters["public"],

@@ -158,6 +158,21 @@ def _parse_signing_key(raw: str) -> str | None:
     return value
 
 
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+
+
+def parse_origin(raw: str) -> str:
+    """A browser origin (``https://careers.example.com``, no path): lower-cased, without a trailing slash."""
+    origin = raw.strip().rstrip("/").lower()
+    if not _ORIGIN.fullmatch(origin):
+        raise ValueError(f"expected an origin such as https://careers.example.com, got {raw.strip()!r}")
+    return origin
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parse_origin(part) for part in raw.split(",") if part.strip()))
+
+
 LogFormat = Literal["text", "json"]
 
 
@@ -193,6 +208,11 @@ class Settings:
     s3_region: str = setting("us-east-1", _parse_text)
     s3_bucket: str = setting("ats-documents", _parse_text)
     s3_timeout: int = setting(5, parse_duration)
+    # The S3 address presigned upload URLs name, when browsers reach S3 by another address than the server.
+    s3_public_endpoint_url: str | None = setting(None, _parse_url)
+    # Browser origins that may call /public/v1 (besides each account's board origins) and /api/v1.
+    cors_origins: tuple[str, ...] = setting((), _parse_origins)
+    cors_dashboard_origins: tuple[str, ...] = setting((), _parse_origins)
     log_format: LogFormat = setting("text", _parse_log_format)
     log_level: str = setting("INFO", _parse_log_level)
     access_token_ttl: int = setting(900, parse_duration)

@@ -80,10 +80,17 @@ def _storage_errors(key: str | None = None) -> Iterator[None]:
         raise StorageUnavailable(type(exc).__name__) from exc
 
 
+#: What browsers may send to the bucket: the presigned POST form, and reads of what they may read.
+CORS_METHODS = ["POST", "GET", "HEAD"]
+CORS_MAX_AGE = 600
+
+
 @dataclass
 class Documents:
     client: S3Client
     bucket: str
+    #: Signs presigned URLs only: built on the endpoint browsers reach, when it is not the server's own.
+    presigner: S3Client | None = None
     _last_ok: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def ensure_bucket(self) -> None:
@@ -95,6 +102,38 @@ class Documents:
             self.client.create_bucket(Bucket=self.bucket)
         except BotoCoreError as exc:
             raise StorageUnavailable(str(exc)) from exc
+
+    def put_cors(self, origins: list[str]) -> None:
+        """The bucket's CORS rule: ``origins`` may POST presigned forms and read the answer; none removes it."""
+        with _storage_errors():
+            if not origins:
+                self.client.delete_bucket_cors(Bucket=self.bucket)
+                return
+            self.client.put_bucket_cors(
+                Bucket=self.bucket,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            "AllowedOrigins": sorted(origins),
+                            "AllowedMethods": CORS_METHODS,
+                            "AllowedHeaders": ["*"],
+                            "ExposeHeaders": ["ETag", "Location"],
+                            "MaxAgeSeconds": CORS_MAX_AGE,
+                        }
+                    ]
+                },
+            )
+
+    def cors_origins(self) -> list[str]:
+        """The origins of the bucket's CORS rules (none when it has no rule)."""
+        with _storage_errors():
+            try:
+                rules = self.client.get_bucket_cors(Bucket=self.bucket).get("CORSRules", [])
+            except ClientError as exc:
+                if _code(exc) == "NoSuchCORSConfiguration":
+                    return []
+                raise
+        return sorted({origin for rule in rules for origin in rule.get("AllowedOrigins", [])})
 
     def answered_within(self, max_age: float) -> bool:
         """Whether the bucket answered a ping less than ``max_age`` seconds ago (no I/O)."""
@@ -139,7 +178,7 @@ class Documents:
         # Rounded down so the advertised expiry is never later than the signed one.
         expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in)
         with _storage_errors():
-            post = self.client.generate_presigned_post(
+            post = (self.presigner or self.client).generate_presigned_post(
                 Bucket=self.bucket,
                 Key=key,
                 Fields={"Content-Type": content_type},

@@ -7,9 +7,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..careers import slugify
 from ..db import new_id
 from ..models import Account, User
 from ..roles import Role
+from . import careers_board
 from . import stages as stages_service
 from . import users as users_service
 
@@ -18,7 +20,8 @@ async def create_account(
     session: AsyncSession, name: str, *, admin_email: str, admin_password: str, admin_name: str = "Admin"
 ) -> tuple[Account, User]:
     """A new account and its first admin."""
-    account = Account(id=new_id(), name=name.strip() or "Account")
+    name = name.strip() or "Account"
+    account = Account(id=new_id(), name=name, board_slug=await careers_board.free_slug(session, slugify(name)))
     session.add(account)
     await session.flush()
     admin = await users_service.insert_user(
