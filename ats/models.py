@@ -56,6 +56,12 @@ class Account(Base):
     id: Mapped[uuid.UUID] = _pk()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = _created()
+    # The controller's details an export names (Art. 15 GDPR); unset, the export falls back to ``name``.
+    controller_name: Mapped[str | None] = mapped_column(String(200))
+    controller_email: Mapped[str | None] = mapped_column(String(320))
+    controller_address: Mapped[str | None] = mapped_column(String(500))
+    controller_dpo_email: Mapped[str | None] = mapped_column(String(320))
+    supervisory_authority: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):
