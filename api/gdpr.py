@@ -65,7 +65,12 @@ class GdprController(Controller):
                 errors=[FieldError("format", f"must be one of {', '.join(exports.FORMATS)}")],
             )
         bundle, files = await exports.gather(
-            db_session, principal, application_id, include_internal=include_internal, fmt=format
+            db_session,
+            principal,
+            application_id,
+            include_internal=include_internal,
+            fmt=format,
+            policy=retention.Policy.of(runtime.settings),
         )
         stem = f"application-{application_id}"
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

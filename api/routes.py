@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.types import ControllerRouterHandler
 
+from .account import AccountController
 from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
@@ -42,6 +43,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     ApplicationController,
     GdprController,
     CareersBoardController,
+    AccountController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

@@ -48,6 +48,7 @@ ACTIONS: frozenset[str] = frozenset(
         "job.created",
         "job.updated",
         "job.deleted",
+        "account.updated",
     }
 )
 

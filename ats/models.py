@@ -64,6 +64,12 @@ class Account(Base):
     # The public careers board: its slug (``filter[board]``) and the browser origins allowed to call /public/v1.
     board_slug: Mapped[str] = mapped_column(String(63), nullable=False, unique=True)
     board_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    # The controller's details an export names (Art. 15 GDPR); unset, the export falls back to ``name``.
+    controller_name: Mapped[str | None] = mapped_column(String(200))
+    controller_email: Mapped[str | None] = mapped_column(String(320))
+    controller_address: Mapped[str | None] = mapped_column(String(500))
+    controller_dpo_email: Mapped[str | None] = mapped_column(String(320))
+    supervisory_authority: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):

@@ -70,6 +70,22 @@ class ExportRating:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportPrivacy:
+    """What an Art. 15 GDPR answer says besides the data: who holds it, for how long, and where to complain."""
+
+    controller_name: str
+    controller_email: str | None = None
+    controller_address: str | None = None
+    dpo_email: str | None = None
+    supervisory_authority: str | None = None
+    retention_days: int = 180  # after the application is rejected or withdrawn
+    talent_pool_days: int = 730  # after talent-pool consent
+    # The day the data is due for erasure, when that is known already (the application is closed).
+    retention_ends: datetime | None = None
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ExportBundle:
     """Everything one export shows. ``application`` and ``job`` hold every stored column, by name."""
 
@@ -81,6 +97,7 @@ class ExportBundle:
     documents: Sequence[ExportDocument]
     generated_at: datetime
     include_internal: bool
+    privacy: ExportPrivacy | None = None
 
     def visible_notes(self) -> list[ExportNote]:
         """The notes this export may show: internal ones only when ``include_internal`` is set."""

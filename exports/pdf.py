@@ -1,7 +1,10 @@
-"""The readable PDF report of an application export (reportlab platypus). Blocking: run it off the loop.
+"""The PDF report of an application export, written for the person it describes (reportlab platypus).
 
-Text uses the built-in Helvetica: glyphs outside its Latin-1-like encoding (e.g. "Ł") show as boxes
-rather than failing the export.
+It reads as an answer to an Art. 15 GDPR access request: who holds the data and how to reach them,
+why, what kinds of data, who receives it, how long it is kept, the person's rights, where the data
+came from, then the data itself without the service's internal columns. Text is set in embedded,
+subset Noto fonts, each script run in a font that has its glyphs (:mod:`.fonts`); Arabic, Hebrew,
+Devanagari and Thai are shaped by HarfBuzz. Blocking: run it off the loop.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
-from xml.sax.saxutils import escape
 
 import msgspec
 from reportlab.lib import colors
@@ -21,7 +24,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from .model import ExportBundle, ExportDocument, ExportHistoryEntry, ExportNote, ExportRating, as_utc
+from .fonts import SANS, font_markup, needs_shaping, register
+from .model import (
+    ExportBundle,
+    ExportDocument,
+    ExportHistoryEntry,
+    ExportNote,
+    ExportPrivacy,
+    ExportRating,
+    as_utc,
+)
 
 EMPTY = "—"
 LONG_TEXT = 600  # characters: a longer value prints in full after its table
@@ -31,26 +43,35 @@ MARGIN = 18 * mm
 PAGE_WIDTH, PAGE_HEIGHT = A4
 FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN
 
+INK = colors.HexColor("#1f2933")
+ACCENT = colors.HexColor("#1d4e89")
 _sheet = getSampleStyleSheet()
-TITLE = ParagraphStyle("ExportTitle", parent=_sheet["Title"], fontSize=18, leading=22, spaceAfter=4)
+_BASE = ParagraphStyle("ExportBase", parent=_sheet["Normal"], fontName=SANS, textColor=INK)
+TITLE = ParagraphStyle(
+    "ExportTitle", parent=_BASE, fontSize=18, leading=23, spaceAfter=4, alignment=0, textColor=ACCENT
+)
 HEADING = ParagraphStyle(
     "ExportHeading",
-    parent=_sheet["Heading2"],
+    parent=_BASE,
+    textColor=ACCENT,
     fontSize=13,
     leading=16,
     spaceBefore=10,
     spaceAfter=4,
     keepWithNext=1,
 )
-META = ParagraphStyle("ExportMeta", parent=_sheet["Normal"], fontSize=9, leading=11, textColor=colors.grey)
-BODY = ParagraphStyle("ExportBody", parent=_sheet["Normal"], fontSize=9.5, leading=12.5)
-CELL = ParagraphStyle("ExportCell", parent=_sheet["Normal"], fontSize=8.5, leading=10.5)
-CELL_HEAD = ParagraphStyle("ExportCellHead", parent=CELL, fontName="Helvetica-Bold")
+SUBHEADING = ParagraphStyle(
+    "ExportSubheading", parent=HEADING, fontSize=11, leading=14, spaceBefore=8, spaceAfter=3, textColor=INK
+)
+META = ParagraphStyle("ExportMeta", parent=_BASE, fontSize=9, leading=11.5, textColor=colors.HexColor("#52606d"))
+BODY = ParagraphStyle("ExportBody", parent=_BASE, fontSize=9.5, leading=13, spaceAfter=3)
+BULLET = ParagraphStyle("ExportBullet", parent=BODY, leftIndent=10, bulletIndent=2, spaceAfter=1.5)
+CELL = ParagraphStyle("ExportCell", parent=_BASE, fontSize=8.5, leading=11)
+CELL_HEAD = ParagraphStyle("ExportCellHead", parent=CELL, textColor=colors.HexColor("#3e4c59"))
 NOTE_HEAD = ParagraphStyle(
     "ExportNoteHead",
     parent=META,
-    fontName="Helvetica-Bold",
-    textColor=colors.black,
+    textColor=INK,
     spaceBefore=6,
     keepWithNext=1,
 )
@@ -114,8 +135,22 @@ def as_text(value: Any) -> str:
 
 
 def markup(text: str) -> str:
-    """Plain text as reportlab paragraph markup: ``&``, ``<``, ``>`` escaped, line breaks kept."""
-    return escape(text.replace("\r\n", "\n").replace("\r", "\n")).replace("\n", "<br/>")
+    """Plain text as reportlab paragraph markup: ``&``, ``<``, ``>`` escaped, line breaks kept, each
+    script's run in a font that has it."""
+    return font_markup(text)
+
+
+def _para(text: str, style: ParagraphStyle, **kwargs: Any) -> Paragraph:
+    """Plain text as a paragraph, each script in its font; shaped by HarfBuzz only when a script needs it
+    (shaping every paragraph makes a long report several times slower)."""
+    if needs_shaping(text):
+        style = _shaped(style)
+    return Paragraph(markup(text), style, **kwargs)
+
+
+@cache
+def _shaped(style: ParagraphStyle) -> ParagraphStyle:
+    return ParagraphStyle(f"{style.name}Shaped", parent=style, shaping=1)
 
 
 def _text(text: str, style: ParagraphStyle) -> Paragraph:
@@ -124,7 +159,7 @@ def _text(text: str, style: ParagraphStyle) -> Paragraph:
     Each ``&amp;`` or ``&lt;`` starts a new fragment, and a paragraph of many fragments wraps
     far slower than one of a single run (seconds for a page of ``<`` and ``&``).
     """
-    paragraph = Paragraph(markup(text), style)
+    paragraph = _para(text, style)
     frags = paragraph.frags
     if len(frags) > 1:
         merged = [frags[0]]
@@ -176,7 +211,7 @@ def _table(
     data: list[list[Flowable]] = []
     overflow: list[Flowable] = []
     if header is not None:
-        data.append([Paragraph(markup(h), CELL_HEAD) for h in header])
+        data.append([_para(h, CELL_HEAD) for h in header])
     for r, row in enumerate(rows):
         cells: list[Flowable] = []
         for c, value in enumerate(row):
@@ -210,7 +245,7 @@ def _fields(values: Mapping[str, Any]) -> list[Flowable]:
     if not values:
         return [Paragraph(EMPTY, BODY)]
     labels = [humanise(key) for key in values]
-    rows = [[Paragraph(markup(label), CELL_HEAD), value] for label, value in zip(labels, values.values(), strict=True)]
+    rows = [[_para(label, CELL_HEAD), value] for label, value in zip(labels, values.values(), strict=True)]
     return _table(rows, (0.3, 0.7), row_titles=labels)
 
 
@@ -243,7 +278,7 @@ def _notes(notes: Iterable[ExportNote]) -> list[Flowable]:
         head = f"{visibility} · {as_text(note.author_name)} · {as_text(note.created_at)}"
         if note.updated_at != note.created_at:
             head += f" (edited {as_text(note.updated_at)})"
-        flowables.append(Paragraph(markup(head), NOTE_HEAD))
+        flowables.append(_para(head, NOTE_HEAD))
         flowables.extend(_text_blocks(note.content))
     return flowables or _none()
 
@@ -267,12 +302,190 @@ def _documents(documents: Sequence[ExportDocument]) -> list[Flowable]:
     return _table(rows, (0.25, 0.1, 0.15, 0.15, 0.11, 0.24), header=header, row_titles=titles)
 
 
+# Stored columns that say nothing about the person: the service's bookkeeping, not their data.
+INTERNAL_COLUMNS = frozenset(
+    {"account_id", "job_id", "status_rank", "rating_total", "rating_count", "version", "created_by", "legal_hold"}
+)
+# The application's columns, grouped as the person would look for them; the rest print under "Other".
+PERSONAL = (
+    "salutation",
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+)
+APPLICATION = ("id", "status", "previous_status", "status_changed_at", "created_at", "updated_at", "source")
+CONTENT = ("cover_letter", "custom_fields")
+CONSENT = (
+    "consent_privacy_policy",
+    "consent_privacy_policy_version",
+    "consent_talent_pool",
+    "consented_at",
+    "consent_ip",
+)
+LABELS = {
+    "id": "Application ID",
+    "status_changed_at": "Status since",
+    "created_at": "Applied at",
+    "updated_at": "Last changed at",
+    "custom_fields": "Answers to the job's questions",
+    "consent_privacy_policy": "Privacy policy accepted",
+    "consent_privacy_policy_version": "Privacy policy version",
+    "consent_talent_pool": "Talent pool consent",
+    "consented_at": "Consent given at",
+    "consent_ip": "Consent given from IP address",
+    "source": "Source",
+}
+
+
+def _pick(values: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {LABELS.get(key, humanise(key)): values[key] for key in keys if key in values}
+
+
+def _labelled(values: Mapping[str, Any]) -> list[Flowable]:
+    if not values:
+        return [Paragraph(EMPTY, BODY)]
+    rows = [[_para(label, CELL_HEAD), value] for label, value in values.items()]
+    return _table(rows, (0.3, 0.7), row_titles=list(values))
+
+
+def _say(text: str) -> Paragraph:
+    return _para(text, BODY)
+
+
+def _bullets(items: Iterable[str]) -> list[Flowable]:
+    return [_para(item, BULLET, bulletText="•") for item in items]
+
+
+def _day(value: datetime) -> str:
+    return as_utc(value).strftime("%-d %B %Y")
+
+
+def _controller(privacy: ExportPrivacy) -> list[Flowable]:
+    rows: dict[str, Any] = {"Controller": privacy.controller_name}
+    if privacy.controller_address:
+        rows["Address"] = privacy.controller_address
+    rows["Contact"] = privacy.controller_email or "Through the contact details in the job posting you applied to."
+    if privacy.dpo_email:
+        rows["Data protection officer"] = privacy.dpo_email
+    return [
+        _say(
+            f"{privacy.controller_name} decides why and how your personal data is processed (the controller under "
+            "the GDPR). Write to them about anything in this report."
+        ),
+        *_labelled(rows),
+    ]
+
+
+def _categories(bundle: ExportBundle, notes: Sequence[ExportNote]) -> list[str]:
+    app = bundle.application
+    found = ["Identity and contact details (name, email address, and any phone number and postal address you gave)"]
+    if app.get("cover_letter") or app.get("custom_fields") or bundle.documents:
+        found.append("What you sent with your application (cover letter, answers to the job's questions, documents)")
+    found.append("Your consents: privacy policy, talent pool, when and from which IP address you gave them")
+    found.append("The progress of your application (status changes and their reasons)")
+    if bundle.ratings:
+        found.append("Ratings of your application by the people reviewing it")
+    if notes:
+        found.append("Notes the people reviewing your application wrote about it")
+    return found
+
+
+def _retention(bundle: ExportBundle, privacy: ExportPrivacy) -> list[Flowable]:
+    said = [
+        _say(
+            f"Your application is erased {privacy.retention_days} days after it is rejected or withdrawn. If you "
+            f"agreed to join the talent pool it is kept until {privacy.talent_pool_days} days after that consent, "
+            "if that is later, so we can contact you about other positions. Documents, ratings and notes are "
+            "erased with it."
+        )
+    ]
+    if privacy.legal_hold:
+        said.append(
+            _say(
+                "Your application is currently kept under a legal hold (for example, for a legal claim): it will not "
+                "be erased until the hold is lifted; then the periods above apply."
+            )
+        )
+    elif privacy.retention_ends is not None:
+        said.append(_say(f"For your application that period ends on {_day(privacy.retention_ends)}."))
+    else:
+        said.append(
+            _say(
+                "Your application is still open, so the period has not started yet: it ends "
+                f"{privacy.retention_days} days after the decision."
+            )
+        )
+    return said
+
+
+def _rights(privacy: ExportPrivacy) -> list[Flowable]:
+    authority = privacy.supervisory_authority or "the data protection authority where you live or work"
+    return [
+        _say("You may ask the controller, free of charge, to:"),
+        *_bullets(
+            [
+                "correct data that is wrong or incomplete (rectification, Art. 16 GDPR);",
+                "erase your data (erasure, Art. 17);",
+                "restrict its processing while a question about it is settled (restriction, Art. 18);",
+                "give you your data in a machine-readable form (portability, Art. 20): this export exists as JSON;",
+                "stop processing it on the basis of legitimate interests (objection, Art. 21);",
+                "and you may withdraw a consent at any time, without affecting what was done before (Art. 7(3)).",
+            ]
+        ),
+        _say(f"You may also complain to a supervisory authority (Art. 77 GDPR): {authority}."),
+    ]
+
+
+def _about(bundle: ExportBundle, privacy: ExportPrivacy, notes: Sequence[ExportNote]) -> list[Flowable]:
+    job = bundle.job.get("title")
+    position = f"the position “{job}”" if isinstance(job, str) and job else "the position you applied for"
+    source = bundle.application.get("source")
+    via = f" (source recorded: {source})" if isinstance(source, str) and source else ""
+    return [
+        Paragraph("Who holds your data", HEADING),
+        *_controller(privacy),
+        Paragraph("Why", HEADING),
+        *_bullets(
+            [
+                f"To consider your application for {position} and to keep in touch with you about it "
+                "(steps before a possible employment contract, Art. 6(1)(b) GDPR).",
+                "Only if you agreed: to keep you in the talent pool for other positions (your consent, Art. 6(1)(a)).",
+                "To show that the process was fair and that your consents were given, should that be questioned "
+                "(legal obligations and claims).",
+            ]
+        ),
+        Paragraph("What data", HEADING),
+        *_bullets(_categories(bundle, notes)),
+        Paragraph("Who receives it", HEADING),
+        _say(
+            f"The people at {privacy.controller_name} who take part in filling the position (recruiters, hiring "
+            "managers, interviewers), and the service providers who host this recruiting system for them as "
+            "processors, bound by contract to act only on their instructions. Your data is not sold."
+        ),
+        Paragraph("How long it is kept", HEADING),
+        *_retention(bundle, privacy),
+        Paragraph("Your rights", HEADING),
+        *_rights(privacy),
+        Paragraph("Where the data comes from", HEADING),
+        _say(
+            f"You gave it when you applied{via}. Status changes, ratings and notes were added by the people "
+            f"reviewing your application at {privacy.controller_name}."
+        ),
+    ]
+
+
 def _footer(generated: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
     def draw(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
+        canvas.setFont(SANS, 7.5)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(MARGIN, MARGIN / 2, f"Application export · generated {generated}")
+        canvas.drawString(MARGIN, MARGIN / 2, f"Your personal data · generated {generated}")
         canvas.drawRightString(PAGE_WIDTH - MARGIN, MARGIN / 2, f"Page {doc.page}")
         canvas.restoreState()
 
@@ -281,27 +494,43 @@ def _footer(generated: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
 
 def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
     """The export as a readable PDF report. ``compress=False`` leaves page streams uncompressed (tests)."""
+    register(SANS)
     generated = as_text(bundle.generated_at)
     notes = bundle.visible_notes()
-    name = bundle.application.get("name")
-    title = "Application export" + (f" — {name}" if isinstance(name, str) and name else "")
+    app = bundle.application
+    privacy = bundle.privacy or ExportPrivacy(controller_name="The employer you applied to")
+    name = app.get("name")
+    title = "Your personal data" + (f" — {name}" if isinstance(name, str) and name else "")
     scope = "internal notes included" if bundle.include_internal else "internal notes not included"
+    grouped = {*PERSONAL, *APPLICATION, *CONTENT, *CONSENT, *INTERNAL_COLUMNS}
+    other = {key: value for key, value in app.items() if key not in grouped}
+    job = {k: v for k, v in bundle.job.items() if k != "id"}
 
     story: list[Flowable] = [
-        Paragraph(markup(title), TITLE),
-        Paragraph(markup(f"Generated {generated} · {scope}"), META),
-        Spacer(1, 4 * mm),
-        Paragraph("Application", HEADING),
-        *_fields(bundle.application),
-        Paragraph("Job", HEADING),
-        *_fields(bundle.job),
-        Paragraph(f"Status history ({len(bundle.history)})", HEADING),
+        _para(title, TITLE),
+        _para(
+            f"What {privacy.controller_name} holds about you, and why (Art. 15 GDPR). Generated {generated} · {scope}",
+            META,
+        ),
+        Spacer(1, 2 * mm),
+        *_about(bundle, privacy, notes),
+        Paragraph("Your data", HEADING),
+        Paragraph("Your details", SUBHEADING),
+        *_labelled(_pick(app, PERSONAL)),
+        Paragraph("Your application", SUBHEADING),
+        *_labelled({**_pick(app, APPLICATION), **{f"Job {humanise(k).lower()}": v for k, v in job.items()}}),
+        Paragraph("What you sent", SUBHEADING),
+        *_labelled(_pick(app, CONTENT)),
+        Paragraph("Consent", SUBHEADING),
+        *_labelled(_pick(app, CONSENT)),
+        *([Paragraph("Other stored fields", SUBHEADING), *_fields(other)] if other else []),
+        Paragraph(f"Status history ({len(bundle.history)})", SUBHEADING),
         *_history(bundle.history),
-        Paragraph(f"Ratings ({len(bundle.ratings)})", HEADING),
+        Paragraph(f"Ratings ({len(bundle.ratings)})", SUBHEADING),
         *_ratings(bundle.ratings),
-        Paragraph(f"Notes ({len(notes)})", HEADING),
+        Paragraph(f"Notes ({len(notes)})", SUBHEADING),
         *_notes(notes),
-        Paragraph(f"Documents ({len(bundle.documents)})", HEADING),
+        Paragraph(f"Documents ({len(bundle.documents)})", SUBHEADING),
         *_documents(bundle.documents),
     ]
 
@@ -313,9 +542,9 @@ def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title="Application export",
-        author="ats",
-        subject="GDPR export of one application",
+        title="Your personal data",
+        author=privacy.controller_name,
+        subject="Access to personal data (Art. 15 GDPR): one application",
         creator="ats",
         pageCompression=1 if compress else 0,
     )

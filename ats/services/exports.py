@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ats.exports import ExportBundle, ExportDocument, ExportHistoryEntry, ExportNote, ExportRating
+from ats.exports import (
+    ExportBundle,
+    ExportDocument,
+    ExportHistoryEntry,
+    ExportNote,
+    ExportPrivacy,
+    ExportRating,
+)
 
 from .. import audit
 from ..auth import Principal
 from ..db import utcnow
-from ..models import Document, JobPosting, Note, Rating, StatusChange
+from ..models import Account, Application, Document, JobPosting, Note, Rating, StatusChange
+from ..pipeline import CLOSED
 from ..roles import Permission
 from .applications import get_application_row
+from .retention import Policy
 
 FORMATS = ("json", "pdf", "zip")
 # Columns an export leaves out on purpose: where the bytes live and the secret that unlocks an
@@ -28,18 +38,54 @@ NOT_EXPORTED: dict[str, frozenset[str]] = {
 }
 
 
+def retention_ends(application: Application, policy: Policy) -> datetime | None:
+    """When retention erases the application (§8), if that is known yet: it is rejected or withdrawn.
+
+    ``None`` while the application is open. A legal hold is reported on its own: it suspends this date.
+    """
+    if application.status not in {s.value for s in CLOSED}:
+        return None
+    ends = application.status_changed_at + timedelta(days=policy.retention_days)
+    if application.consent_talent_pool and application.consented_at is not None:
+        ends = max(ends, application.consented_at + timedelta(days=policy.talent_pool_days))
+    return ends
+
+
+def privacy_of(account: Account, application: Application, policy: Policy) -> ExportPrivacy:
+    """The controller (§14, falling back to the account's name) and the retention this application is under."""
+    return ExportPrivacy(
+        controller_name=account.controller_name or account.name,
+        controller_email=account.controller_email,
+        controller_address=account.controller_address,
+        dpo_email=account.controller_dpo_email,
+        supervisory_authority=account.supervisory_authority,
+        retention_days=policy.retention_days,
+        talent_pool_days=policy.talent_pool_days,
+        retention_ends=retention_ends(application, policy),
+        legal_hold=application.legal_hold,
+    )
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     """Every mapped column of a row, by name."""
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
 async def gather(
-    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, include_internal: bool, fmt: str
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    include_internal: bool,
+    fmt: str,
+    policy: Policy,
 ) -> tuple[ExportBundle, list[tuple[str, str]]]:
     """The bundle and, for the ZIP, each uploaded document's (filename, storage key); audited."""
     application = await get_application_row(session, principal, application_id, permission=Permission.COMPLIANCE)
     job = await session.get(JobPosting, application.job_id)
     assert job is not None
+    account = await session.get(Account, application.account_id)
+    assert account is not None
     history = list(
         await session.scalars(
             select(StatusChange)
@@ -103,6 +149,7 @@ async def gather(
         ],
         generated_at=utcnow(),
         include_internal=include_internal,
+        privacy=privacy_of(account, application, policy),
     )
     files = [(d.filename, d.storage_key) for d in documents if d.upload_status == "uploaded"]
     await audit.record(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import re
 import time
 import tracemalloc
+import unicodedata
 import uuid
 import zipfile
 import zlib
@@ -15,7 +17,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import fontTools.ttLib
 import msgspec
+import pypdf
 import pytest
 from ats.exports import (
     SCHEMA_ID,
@@ -23,6 +27,7 @@ from ats.exports import (
     ExportDocument,
     ExportHistoryEntry,
     ExportNote,
+    ExportPrivacy,
     ExportRating,
     json_schema,
     render_pdf,
@@ -30,6 +35,7 @@ from ats.exports import (
     to_json_bytes,
     unique_names,
 )
+from ats.exports.fonts import FONTS, SANS, font_markup, font_path, script_runs
 from ats.exports.pdf import _size, as_text, humanise, markup
 
 from ats import exports
@@ -54,9 +60,9 @@ def uid(n: int) -> uuid.UUID:
     return uuid.UUID(f"00000000-0000-4000-8000-{n:012d}")
 
 
-def pdf_string(text: str) -> bytes:
-    """Text as it appears inside a PDF string literal (parentheses and backslashes escaped)."""
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+def pdf_text(pdf: bytes) -> str:
+    """The text of every page, as a reader's copy and paste would give it (pypdf)."""
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
 
 
 def marker(name: str) -> str:
@@ -243,7 +249,8 @@ def test_internal_notes_only_when_included() -> None:
 
     assert [n["internal"] for n in shown] == [False, True]
     assert [n["content"] for n in hidden] == [marker("ExternalNote")]
-    assert marker("InternalNote").encode() not in render_pdf(bundle(include_internal=False), compress=False)
+    assert marker("InternalNote") not in pdf_text(render_pdf(bundle(include_internal=False)))
+    assert marker("InternalNote") in pdf_text(render_pdf(bundle(include_internal=True)))
 
 
 # --- the published schema -------------------------------------------------------------------------
@@ -342,33 +349,35 @@ def test_schema_check_catches_a_broken_document() -> None:
 
 
 def test_pdf_shows_every_field() -> None:
-    pdf = render_pdf(bundle(), compress=False)
+    pdf = render_pdf(bundle())
+    text = pdf_text(pdf)
 
     assert pdf.startswith(b"%PDF-")
     for name in MARKERS:
-        assert marker(name).encode() in pdf, name
+        assert marker(name) in text, name
     for label in (
-        "Consent privacy policy version",
-        "Consent IP",
-        "Job ID",
+        "Privacy policy version",
+        "Consent given from IP address",
+        "Job title",
         "Status history (2)",
         "Notes (2)",
     ):
-        assert pdf_string(label) in pdf, label
+        assert label in text, label
 
 
 def test_pdf_compressed_by_default() -> None:
     pdf = render_pdf(bundle())
+    plain = render_pdf(bundle(), compress=False)
     assert pdf.startswith(b"%PDF-")
-    assert marker("Name").encode() not in pdf
+    assert len(pdf) < len(plain) and pdf.count(b"/FlateDecode") > plain.count(b"/FlateDecode")
 
 
 def test_pdf_escapes_markup() -> None:
     hostile = f"{marker('Markup')} a & b <b>bold</b> <font size=40>x</font> 1 > 0 &amp;"
-    pdf = render_pdf(bundle(application=application(name=hostile, phone="<unclosed")), compress=False)
+    text = pdf_text(render_pdf(bundle(application=application(name=hostile, phone="<unclosed"))))
 
-    assert b"a & b <b>bold</b> <font size=40>x</font> 1 > 0 &amp;" in pdf
-    assert b"<unclosed" in pdf
+    assert "a & b <b>bold</b> <font size=40>x</font> 1 > 0 &amp;" in text
+    assert "<unclosed" in text
 
 
 def test_pdf_survives_unicode_none_and_control_characters() -> None:
@@ -388,17 +397,17 @@ def test_pdf_survives_unicode_none_and_control_characters() -> None:
         notes=[ExportNote(uuid.uuid4(), "", False, None, T0, T0)],
         documents=[ExportDocument(uuid.uuid4(), "other", "Łódź.pdf", None, None, "rejected", T0)],
     )
-    pdf = render_pdf(quiet, compress=False)
+    text = pdf_text(render_pdf(quiet))
 
-    assert pdf.startswith(b"%PDF-")
-    assert b"Zo\\353 M\\374ller" in pdf  # WinAnsi octal escapes: the glyphs Helvetica has are kept
+    assert "Zoë Müller \u2013 Łódź" in text
+    assert "東京" in text and "tab here nul vt" in text
 
 
 def test_pdf_of_empty_sections() -> None:
     empty = bundle(application={}, job={}, history=[], ratings=[], notes=[], documents=[])
-    pdf = render_pdf(empty, compress=False)
-    assert pdf_string("Status history (0)") in pdf
-    assert b"None." in pdf
+    text = pdf_text(render_pdf(empty))
+    assert "Status history (0)" in text
+    assert "None." in text
 
 
 def test_pdf_prints_long_values_in_full() -> None:
@@ -410,11 +419,11 @@ def test_pdf_prints_long_values_in_full() -> None:
             application=application(cover_letter=cover_letter, street=one_word),
             history=[ExportHistoryEntry("new", T0, None, long_note, None)],
         ),
-        compress=False,
     )
+    text = pdf_text(pdf).replace("\n", " ")
     for end in ("LetterEnd", "HistoryEnd"):
-        assert marker(end).encode() in pdf, end
-    assert pdf_string("(in full below: Cover letter)") in pdf
+        assert marker(end) in text, end
+    assert "(in full below: Cover letter)" in text
 
 
 def test_pdf_of_200_notes_and_50_history_entries_is_quick() -> None:
@@ -434,9 +443,150 @@ def test_pdf_of_200_notes_and_50_history_entries_is_quick() -> None:
 
     print(f"PDF with 200 notes and 50 history entries: {elapsed:.3f} s, {len(pdf)} bytes")
     assert elapsed < 10
-    assert marker("Note199").encode() in pdf
-    assert marker("Step49").encode() in pdf
-    assert pdf_string("Notes (200)") in pdf
+    text = pdf_text(pdf)
+    assert marker("Note199") in text
+    assert marker("Step49") in text
+    assert "Notes (200)" in text
+
+
+NAMES = {
+    "latin": "Zofia Łukasiewicz-Müller",
+    "greek": "Ζωή Παπαδοπούλου",
+    "cyrillic": "Жанна Иванова",
+    "chinese": "王小明",
+    "japanese": "山田太郎",
+    "korean": "김민준",
+    "arabic": "محمد علي",
+    "hebrew": "דוד כהן",
+    "devanagari": "अनीता शर्मा",
+    "thai": "สมชาย ใจดี",
+    "vietnamese": "Nguyễn Thị Hương",
+}
+# Shaped scripts do not extract back verbatim: the PDF holds glyphs, and their ToUnicode map gives what each
+# glyph stands for. Arabic extracts as presentation forms (final yeh shares its glyph with Farsi yeh), marks
+# come out as separate characters, the reph of "र्म" (drawn above the next letter) has no mapping, and a
+# reader may give right-to-left words in visual order. These compare letters only, after the same folding.
+SHAPED = {"arabic", "hebrew", "devanagari", "thai", "vietnamese"}
+RTL = {"arabic", "hebrew"}
+_YEH = str.maketrans({"ی": "ي", "ى": "ي"})
+
+
+def _exact(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if not c.isspace())
+
+
+def _letters(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.replace("र्", "")).translate(_YEH)
+    return "".join(c for c in text if unicodedata.category(c)[0] not in "MZC")
+
+
+def test_script_runs_split_text_by_font() -> None:
+    assert script_runs("") == []
+    assert script_runs("Zofia Łukasiewicz-Müller") == [(SANS, "Zofia Łukasiewicz-Müller")]
+    assert script_runs("Ζωή, Жанна & Nguyễn") == [(SANS, "Ζωή, Жанна & Nguyễn")]
+    assert script_runs("Name: محمد علي (CV)") == [(SANS, "Name: "), ("ats-arabic", "محمد علي ("), (SANS, "CV)")]
+    assert script_runs("山田太郎 / 김민준") == [("ats-cjk", "山田太郎 / 김민준")]
+    assert script_runs(" דוד כהן") == [("ats-hebrew", " דוד כהן")]
+    assert script_runs("अनीता शर्मा, สมชาย") == [("ats-devanagari", "अनीता शर्मा, "), ("ats-thai", "สมชาย")]
+    for name in NAMES.values():
+        assert "".join(run for _, run in script_runs(f"a {name} b")) == f"a {name} b"
+
+
+def test_font_markup_escapes_each_run() -> None:
+    assert font_markup("a<b & 王") == 'a&lt;b &amp; <font name="ats-cjk">王</font>'
+    assert font_markup("x\r\ny\x00z") == "x<br/>y z"
+
+
+def test_every_character_of_every_script_has_a_glyph() -> None:
+    """Each run's font has a glyph for each of its characters: nothing prints as a box."""
+    cmaps: dict[str, dict[int, str]] = {}
+    for name in NAMES.values():
+        for font, run in script_runs(name):
+            if font not in cmaps:
+                spec = FONTS[font]
+                cmaps[font] = fontTools.ttLib.TTFont(font_path(font), fontNumber=spec.subfont, lazy=True).getBestCmap()
+            missing = [c for c in run if not c.isspace() and ord(c) not in cmaps[font]]
+            assert not missing, (name, font, missing)
+
+
+def test_pdf_prints_names_in_every_script() -> None:
+    story = "\n".join(NAMES.values())
+    pdf = render_pdf(bundle(application=application(name=NAMES["latin"], cover_letter=story, city="Łódź")))
+    text = pdf_text(pdf)
+
+    for script, name in NAMES.items():
+        if script not in SHAPED:
+            assert _exact(name) in _exact(text), script
+            continue
+        orders = [name, " ".join(reversed(name.split()))] if script in RTL else [name]
+        assert any(_letters(order) in _letters(text) for order in orders), script
+    # every font the text is set in is embedded (FontFile2) and a subset ("AAAAAA+"); reportlab lists Helvetica
+    # in each page's resources as its canvas default, but no text is set in it
+    embedded: dict[str, bool] = {}
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if font["/BaseFont"] != "/Helvetica":
+                embedded[font["/BaseFont"]] = "/FontFile2" in font["/FontDescriptor"].get_object()
+    base_names = {name.split("+", 1)[1] for name in embedded}
+    assert all(embedded.values()) and all("+" in name for name in embedded), embedded
+    assert {"NotoSans-Regular", "NotoSansArabic-Regular", "NotoSansDevanagari-Regular", "NotoSansThai-Regular"} <= (
+        base_names
+    ), base_names
+    assert any(name.startswith("WenQuanYiMicroHei") for name in base_names), base_names
+    assert len(pdf) < 400_000, len(pdf)
+    print(f"PDF with names in 11 scripts: {len(pdf)} bytes")
+
+
+def test_pdf_answers_an_access_request() -> None:
+    privacy = ExportPrivacy(
+        controller_name="Muster Recruiting GmbH",
+        controller_email="privacy@muster.example",
+        controller_address="Hauptstraße 1, 10115 Berlin",
+        dpo_email="dpo@muster.example",
+        supervisory_authority="Berliner Beauftragte für Datenschutz",
+        retention_days=180,
+        talent_pool_days=730,
+        retention_ends=datetime(2026, 7, 1, 12, tzinfo=UTC),
+    )
+    text = pdf_text(render_pdf(bundle(privacy=privacy))).replace("\n", " ")
+
+    for expected in (
+        "Who holds your data",
+        "Muster Recruiting GmbH",
+        "privacy@muster.example",
+        "Hauptstraße 1, 10115 Berlin",
+        "dpo@muster.example",
+        "Why",
+        "What data",
+        "Who receives it",
+        "How long it is kept",
+        "180 days after it is rejected or withdrawn",
+        "730 days",
+        "ends on 1 July 2026",
+        "rectification",
+        "erasure",
+        "restriction",
+        "objection",
+        "supervisory authority (Art. 77 GDPR): Berliner Beauftragte für Datenschutz",
+        "Where the data comes from",
+        "source recorded: " + marker("Source"),
+    ):
+        assert expected in text, expected
+    # the service's bookkeeping is not the person's data
+    values = application()
+    for label in ("Status rank", "Rating total", "Rating count", "Version", "Account ID", "Job ID", "Created by"):
+        assert not re.search(rf"\b{label}\b", text), label
+    assert str(values["account_id"]) not in text and str(values["job_id"]) not in text
+    assert str(values["id"]) in text  # the application's own id is how the person refers to it
+
+
+def test_pdf_says_when_retention_has_not_started_or_is_held() -> None:
+    open_ = pdf_text(render_pdf(bundle(privacy=ExportPrivacy("Acme", retention_days=90)))).replace("\n", " ")
+    held = ExportPrivacy("Acme", retention_ends=T0, legal_hold=True)
+    held_text = pdf_text(render_pdf(bundle(privacy=held))).replace("\n", " ")
+    assert "still open" in open_ and "90 days after the decision" in open_
+    assert "legal hold" in held_text and "ends on" not in held_text
 
 
 def test_labels_and_values() -> None:
