@@ -1,6 +1,7 @@
 """Sealing: the fifteen tampering trials, each on sealed events of a fresh account, as the database owner.
 
-The suite's database user is a superuser, so it can do what an attacker holding the owner role can: disable
+The trials run as the embedded cluster's superuser (the app's own role may do none of this; see
+test_privileges.py), so they can do what an attacker holding the owner role or more can: disable
 the append-only triggers (or ``session_replication_role = replica``), rewrite rows and recompute hashes. It can
 also delete or replace checkpoint objects in S3. Every trial must be caught by ``ats audit verify`` (exit 1)
 and by ``GET /api/v1/audit-events/verify`` (``ok: false``).
@@ -17,7 +18,7 @@ import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from ats import audit, audit_seal
 from ats.auth import Principal
@@ -86,6 +88,17 @@ async def _sealed_account(runtime: Runtime, client: AsyncTestClient[Litestar], a
 
 
 # --- the trials: each gets a superuser session (in one transaction), the account, another, and its last seq --
+
+
+@contextlib.asynccontextmanager
+async def superuser_session(url: str) -> AsyncIterator[AsyncSession]:
+    """One transaction as the cluster's superuser, committed at the end."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
 
 
 Trial = Callable[[AsyncSession, Runtime, Account, Account, int], Awaitable[None]]
@@ -282,12 +295,13 @@ async def test_tampering_with_sealed_events_is_detected(
     client: AsyncTestClient[Litestar],
     runtime: Runtime,
     settings: Settings,
+    superuser_url: str,
 ) -> None:
     last = await _sealed_account(runtime, client, account)
     before = _cli(settings, "audit", "verify", "--account", str(account.id))
     assert before.returncode == 0, before.stdout + before.stderr
 
-    async with runtime.transaction() as session:
+    async with superuser_session(superuser_url) as session:
         await trial(session, runtime, account, other_account, last)
 
     api = (await client.get("/api/v1/audit-events/verify", headers=account.headers)).json()["data"]
@@ -443,10 +457,10 @@ async def test_offline_verify_needs_its_inputs(settings: Settings) -> None:
 
 
 async def test_verify_of_every_account_finds_a_chain_deleted_with_its_index(
-    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, settings: Settings
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, settings: Settings, superuser_url: str
 ) -> None:
     await _sealed_account(runtime, client, account)
-    async with runtime.transaction() as session:
+    async with superuser_session(superuser_url) as session:
         await session.execute(text("SET LOCAL session_replication_role = replica"))
         await session.execute(text("DELETE FROM audit_events WHERE account_id = :a"), {"a": account.id})
         await session.execute(text("DELETE FROM audit_checkpoints WHERE account_id = :a"), {"a": account.id})
