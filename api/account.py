@@ -86,10 +86,12 @@ class AccountController(Controller):
 
     @get("/")
     async def get_account(self, db_session: AsyncSession, principal: Principal) -> One[Account]:
+        """The account and its controller details (Art. 13/15 GDPR), which the PDF export names (admin)."""
         return One(Account.of(await accounts.get_own_account(db_session, principal)))
 
     @patch("/")
     async def update_account(self, data: AccountPatch, db_session: AsyncSession, principal: Principal) -> One[Account]:
+        """Change the account's name or controller details; ``null`` clears a detail; audited by field name only."""
         controller: dict[str, str | None] = {}
         if not isinstance(data.controller, msgspec.UnsetType):
             for field, column in _COLUMNS.items():

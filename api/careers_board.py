@@ -56,13 +56,17 @@ class CareersBoardController(Controller):
 
     @get("/")
     async def get_board(self, db_session: AsyncSession, principal: Principal) -> One[CareersBoard]:
+        """The account's public careers board: its slug (``filter[board]``) and the origins allowed by CORS."""
         return One(CareersBoard.of(await careers_board.get_board(db_session, principal.account_id)))
 
     @patch("/")
     async def update_board(
         self, data: CareersBoardUpdate, db_session: AsyncSession, principal: Principal, runtime: Runtime
     ) -> Response[One[CareersBoard]]:
-        """``allowed_origins`` (``https://careers.example.com``) may call ``/public/v1`` from a browser."""
+        """Change the board's slug (409 when another account has it) or the origins allowed to call ``/public/v1``.
+
+        ``allowed_origins`` (``https://careers.example.com``) may call ``/public/v1`` from a browser.
+        """
         board = await careers_board.update_board(
             db_session,
             principal.account_id,

@@ -35,6 +35,7 @@ from ats.vocabulary import (
     UPLOAD_STATUSES,
 )
 
+from .edges import edges_middleware
 from .errors import JSONAPI, PROBLEM_JSON
 from .paging import MAX_PER_PAGE
 
@@ -520,6 +521,23 @@ OPERATIONS: dict[str, Doc] = {
     "POST /api/v1/retention/run": Doc(
         "Run retention", "Erase (or with `dry_run=true` list) what the retention rules say is due."
     ),
+    # the account
+    "GET /api/v1/account": Doc("The account", "The account and its controller details, which exports name (admin)."),
+    "PATCH /api/v1/account": Doc(
+        "Update the account", "Name and controller details; `null` clears a detail (admin).", errors=(422,)
+    ),
+    "GET /api/v1/account/careers-board": Doc(
+        "The careers board", "The board's slug (`filter[board]` on the public list) and its CORS origins (admin)."
+    ),
+    "PATCH /api/v1/account/careers-board": Doc(
+        "Update the careers board",
+        "Slug (409 when another account has it) and the origins allowed to call `/public/v1` (admin).",
+        errors=(409, 422),
+    ),
+    "POST /api/v1/audit-events/seal": Doc(
+        "Seal the audit log",
+        "Write a signed checkpoint of the account's chain to the checkpoint store now (admin, compliance).",
+    ),
     # JSON:API recruiter views
     "GET /api/v1/applicants": Doc(
         "List applicants (JSON:API)",
@@ -530,6 +548,19 @@ OPERATIONS: dict[str, Doc] = {
         "Get an applicant (JSON:API)",
         "One application as a JSON:API `applicant`; `include=applicant_documents` adds its documents; `ETag` is its "
         "version.",
+        ok={JSONAPI: _ref("ApplicantDocument")},
+    ),
+    "PATCH /api/v1/applicants/{applicant_id}": Doc(
+        "Move an applicant (JSON:API)",
+        "Set `application_stage_id`: the pipeline's rules apply (409 for a move not allowed, a wrong `type` or an "
+        "`id` other than the URL's). `PUT` does the same for the seed's clients.",
+        errors=(409, 412),
+        request_example={
+            "data": {
+                "type": "applicant",
+                "attributes": {"application_stage_id": "459e0c1a-7d43-4a52-a1e1-6ad0a3c1f7e2"},
+            }
+        },
         ok={JSONAPI: _ref("ApplicantDocument")},
     ),
     "PUT /api/v1/applicants/{applicant_id}": Doc(
@@ -844,6 +875,7 @@ def assets_router() -> Router:
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=86400, public=True),
         name="openapi-assets",
+        middleware=[edges_middleware],  # OPTIONS answers the route's real methods here too
     )
 
 

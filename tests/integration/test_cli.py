@@ -33,6 +33,9 @@ def _env(settings: Settings, data_dir: Path, **overrides: str | None) -> dict[st
         "ATS_S3_SECRET_ACCESS_KEY": str(settings.s3_secret_access_key),
         "ATS_S3_BUCKET": settings.s3_bucket,
     }
+    if "ATS_DATABASE_URL" in overrides:
+        # Another database is another deployment: its own audit checkpoints (the suite's name accounts it lacks).
+        env["ATS_AUDIT_BUCKET"] = f"ats-audit-{uuid.uuid4().hex[:12]}"
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 

@@ -192,6 +192,21 @@ async def test_every_operation_answers_as_documented(
     check(await client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin), 204)
     check(await client.delete(f"/api/v1/api-keys/{key['id']}", headers=recruiter), 403)
 
+    # the account: controller details and the careers board (admin)
+    check(await client.get("/api/v1/account", headers=admin), 200)
+    check(await client.get("/api/v1/account", headers=recruiter), 403)
+    details = {"controller": {"name": "Acme GmbH", "email": "privacy@acme.example"}}
+    check(await client.patch("/api/v1/account", json=details, headers=admin), 200)
+    check(await client.patch("/api/v1/account", json={"colour": "red"}, headers=admin), 422)
+    check(await client.get("/api/v1/account/careers-board", headers=admin), 200)
+    check(await client.get("/api/v1/account/careers-board", headers=recruiter), 403)
+    board = {"allowed_origins": ["https://careers.acme.example"]}
+    check(await client.patch("/api/v1/account/careers-board", json=board, headers=admin), 200)
+    check(await client.patch("/api/v1/account/careers-board", json={"slug": "Not a slug!"}, headers=admin), 422)
+    taken = check(await client.get("/api/v1/account/careers-board", headers=other_account.headers), 200)
+    slug = {"slug": taken.json()["data"]["slug"]}
+    check(await client.patch("/api/v1/account/careers-board", json=slug, headers=admin), 409)
+
     # jobs and stages
     check(await client.get("/api/v1/jobs", headers=recruiter), 200)
     check(await client.get("/api/v1/jobs?page=0", headers=admin), 422)
@@ -269,13 +284,15 @@ async def test_every_operation_answers_as_documented(
     check(await client.post("/api/v1/retention/run?dry_run=maybe", headers=admin), 400)
     held = await make_application(account, job["id"])
     check(await client.patch(f"/api/v1/applications/{held['id']}", json={"legal_hold": True}, headers=admin), 200)
-    check(await client.delete(f"/api/v1/applications/{held['id']}?reason=request", headers=admin), 409)
+    check(await client.delete(f"/api/v1/applications/{held['id']}?reason=candidate_request", headers=admin), 409)
 
     # audit log and stats
     check(await client.get(f"/api/v1/audit-events?application_id={app_id}", headers=compliance), 200)
     check(await client.get("/api/v1/audit-events?nope=1", headers=admin), 400)
     check(await client.get("/api/v1/audit-events/verify", headers=admin), 200)
     check(await client.get("/api/v1/audit-events/verify", headers=recruiter), 403)
+    check(await client.post("/api/v1/audit-events/seal", headers=compliance), 200)
+    check(await client.post("/api/v1/audit-events/seal", headers=recruiter), 403)
     check(await client.get(f"/api/v1/stats?job_id={job['id']}", headers=admin), 200)
     check(await client.get("/api/v1/stats?date_from=soon", headers=admin), 400)
 
@@ -283,7 +300,7 @@ async def test_every_operation_answers_as_documented(
     stages = check(await client.get("/api/v1/stages", headers=admin), 200).json()["data"]
     interview = next(s["id"] for s in stages if s["status"] == "interview")
     check(await client.get("/api/v1/applicants?include=applicant_documents", headers={**admin, "Accept": JSONAPI}), 200)
-    check(await client.get("/api/v1/applicants?page[size]=0", headers=admin), 422)
+    check(await client.get("/api/v1/applicants?page[size]=0", headers=admin), 400)
     check(await client.get(f"/api/v1/applicants/{app_id}", headers=admin), 200)
     check(await client.get(f"/api/v1/applicants/{app_id}"), 401)
     check(await client.get(f"/api/v1/applicants/{missing}", headers=admin), 404)
@@ -291,11 +308,18 @@ async def test_every_operation_answers_as_documented(
     check(await client.put(f"/api/v1/applicants/{app_id}", json=move, headers={**admin, **jsonapi}), 200)
     wrong = {"data": {"type": "applicant", "attributes": {"application_stage_id": str(missing)}}}
     check(await client.put(f"/api/v1/applicants/{app_id}", json=wrong, headers={**admin, **jsonapi}), 422)
+    check(await client.patch(f"/api/v1/applicants/{app_id}", json=wrong, headers={**admin, **jsonapi}), 422)
+    check(
+        await client.patch(f"/api/v1/applicants/{app_id}", json=move, headers={**admin, "Content-Type": "text/plain"}),
+        415,
+    )
+    backwards = {"data": {"type": "applicant", "attributes": {"application_stage_id": stages[0]["id"]}}}
+    check(await client.patch(f"/api/v1/applicants/{app_id}", json=backwards, headers={**admin, **jsonapi}), None)
 
     # the erasure, last: it removes what the checks above used
-    check(await client.delete(f"{base}?reason=request", headers=recruiter), 403)
-    check(await client.delete(f"{base}?reason=request", headers=admin), 200)
-    check(await client.delete(f"{base}?reason=request", headers=admin), 404)
+    check(await client.delete(f"{base}?reason=candidate_request", headers=recruiter), 403)
+    check(await client.delete(f"{base}?reason=candidate_request", headers=admin), 200)
+    check(await client.delete(f"{base}?reason=candidate_request", headers=admin), 404)
 
     # public
     check(await client.get("/public/v1/job_postings", headers={"Accept": JSONAPI}), 200)
