@@ -54,7 +54,7 @@ class AuthController(Controller):
             db_session,
             email=data.email,
             password=data.password,
-            client_key="login-ip:" + client_ip(request, runtime.settings.trusted_proxies),
+            client_ip=client_ip(request, runtime.settings.trusted_proxies),
             limiter=runtime.login_limiter,
             ip_limiter=runtime.login_ip_limiter,
             access_ttl=runtime.settings.access_token_ttl,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +22,9 @@ from ats.storage.embedded import EmbeddedS3, free_port, port_open
 from .settings import Settings
 
 SYSTEM_USER = "embedded_postgres"
+#: Running as root, each cluster lives in ``RUNTIME_BASE/<hash of the data dir>``, owned by SYSTEM_USER with 0700:
+#: postgres (which refuses to run as root) reaches it without any parent of the data dir being opened up.
+RUNTIME_BASE = Path("/var/lib/ats-embedded")
 DB_USER = "ats"  # the cluster's superuser: creates the two roles and the database, nothing else
 OWNER_ROLE = "ats_owner"  # owns the database and its schema objects, runs migrations; not a superuser
 APP_ROLE = "ats_app"  # the server's login: owns nothing, holds what ats.migrate.grant_app_role grants
@@ -74,8 +80,15 @@ class EmbeddedPostgres:
     fast: bool = False
 
     @property
+    def home(self) -> Path:
+        """Where the cluster's files live: the data dir itself, or (as root) a runtime dir the service user owns."""
+        if os.geteuid() != 0:
+            return self.root
+        return RUNTIME_BASE / hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+
+    @property
     def pgdata(self) -> Path:
-        return self.root / "pg"
+        return self.home / "pg"
 
     @property
     def state_file(self) -> Path:
@@ -138,15 +151,32 @@ class EmbeddedPostgres:
         ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", 0o044)
-        ensure_prefix_permissions(self.root.resolve())
         entry = pwd.getpwnam(SYSTEM_USER)
-        for path in (self.root, self.pgdata):
-            path.mkdir(parents=True, exist_ok=True)
+        # No parent of the data dir is touched: the cluster lives in a dir of ours that the service user owns.
+        self.root.mkdir(parents=True, exist_ok=True)
+        created = not self.home.exists()
+        RUNTIME_BASE.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, exist_ok=True)
+        link = self.root / "pg"
+        if link.is_dir() and not link.is_symlink() and not self.pgdata.exists():
+            shutil.move(link, self.pgdata)  # a cluster an older ats kept in the data dir itself
+        for path in (self.home, self.pgdata):
+            path.mkdir(mode=0o700, exist_ok=True)
             os.chown(path, entry.pw_uid, entry.pw_gid)
+            path.chmod(0o700)
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(self.pgdata, target_is_directory=True)
+        if created:
+            print(
+                f"ats: embedded PostgreSQL of {self.root} runs as {SYSTEM_USER} in {self.home} (0700),"
+                f" linked as {link}",
+                file=sys.stderr,
+                flush=True,
+            )
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 
     def _initdb(self, run_as: dict[str, Any]) -> None:
-        pwfile = self.root / ".pgpass-init"
+        pwfile = self.home / ".pgpass-init"  # the service user reads it: in its own dir
         pwfile.write_text(str(self._state()["password"]) + "\n")
         if run_as:
             os.chown(pwfile, int(str(run_as["user"])), int(str(run_as["group"])))

@@ -86,6 +86,12 @@ class AlreadyExists(Conflict):
     code, title = "already_exists", "Already exists"
 
 
+class LastAdmin(Conflict):
+    """The change would leave the account without an active admin: nobody could govern it any more."""
+
+    code, title = "last_admin", "Last admin"
+
+
 class UploadRejected(ValidationFailed):
     """The stored bytes failed the checks; the document stays ``rejected``."""
 

@@ -74,19 +74,37 @@ async def login(
     *,
     email: str,
     password: str,
-    client_key: str,
+    client_ip: str,
     limiter: Limiter,
     ip_limiter: Limiter,
     access_ttl: int,
     refresh_ttl: int,
 ) -> TokenPair:
-    """Check the password; every failure looks the same; failures past the limit are refused."""
-    email_key = "login:" + hash_secret(email.strip().lower())
+    """Check the password; every failure looks the same; failures past the limit are refused.
+
+    Three counters, so a stranger cannot lock the owner out from elsewhere:
+
+    - per (email, client IP), ``limiter.limit``: guessing one account's password from one address;
+    - per client IP, ``ip_limiter.limit`` (wider): one address trying many emails;
+    - per email, ``ip_limiter.limit`` too, a ceiling far above the first: credential stuffing against
+      one account from many addresses. Locking the owner out this way takes that many failures, i.e.
+      ``ip_limiter.limit / limiter.limit`` addresses, not five guesses from anywhere.
+    """
+    email_hash = hash_secret(email.strip().lower())
+    keys = [
+        (limiter, "login:" + hash_secret(email_hash + "|" + client_ip)),
+        (ip_limiter, "login-ip:" + client_ip),
+        (ip_limiter, "login-email:" + email_hash),
+    ]
     # Counted before the slow password check, so parallel attempts cannot outrun the limit;
-    # a success takes its hits back.
-    wait = max(await limiter.hit(email_key), await ip_limiter.hit(client_key))
-    if wait:
-        raise RateLimited(wait, "Too many failed logins; try again later")
+    # a success (or a refusal) takes its hits back.
+    waits = [await counter.hit(key) for counter, key in keys]
+    if max(waits):
+        # A refused attempt tried no password: it does not count, so a blocked address cannot
+        # keep the per-email ceiling (the owner's other addresses) shut by hammering.
+        for counter, key in keys:
+            await counter.undo(key)
+        raise RateLimited(max(waits), "Too many failed logins; try again later")
     # Emails are unique per account, not globally: a login names the active user with this
     # email and this password, whichever account holds it.
     candidates = list(
@@ -113,8 +131,8 @@ async def login(
                 object_id=candidate.id,
             )
         raise LoginFailed(INVALID_LOGIN)
-    await limiter.undo(email_key)
-    await ip_limiter.undo(client_key)
+    for counter, key in keys:
+        await counter.undo(key)
     pair = await _issue_pair(session, user, new_id(), access_ttl, refresh_ttl)
     await audit.record(
         session,

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import audit
 from ..auth import Principal, hash_password
 from ..db import constraint_name, new_id, utcnow
-from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed
+from ..errors import AlreadyExists, FieldError, LastAdmin, NotFound, ValidationFailed
 from ..models import AuthToken, User
-from ..roles import ROLES
+from ..roles import ROLES, Role
+
+ADMIN = Role.ADMIN.value
 
 MIN_PASSWORD = 8
 
@@ -107,6 +109,31 @@ async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
     )
 
 
+async def _lock_admins(session: AsyncSession, account_id: uuid.UUID) -> set[uuid.UUID]:
+    """Lock the account's active admins (in id order, so two callers never deadlock); their ids.
+
+    Taken before the target user's own row: a change that could remove an admin waits for any other
+    such change in the account, then counts what that one committed.
+    """
+    return set(
+        (
+            await session.scalars(
+                select(User.id)
+                .where(User.account_id == account_id, User.role == ADMIN, User.active.is_(True))
+                .order_by(User.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+
+
+def _check_not_last_admin(admins: set[uuid.UUID], user: User) -> None:
+    if user.id in admins and len(admins) <= 1:
+        raise LastAdmin(
+            "This user is the account's last active admin; make another user an admin first",
+        )
+
+
 async def update_user(
     session: AsyncSession,
     actor: Principal,
@@ -117,7 +144,13 @@ async def update_user(
     active: bool | None = None,
     password: str | None = None,
 ) -> User:
+    if role is not None:
+        check_role(role)
+    # A change that could take an admin away counts the admins under their locks (see _lock_admins).
+    admins = await _lock_admins(session, actor.account_id) if role not in (None, ADMIN) or active is False else None
     user = await get_user(session, actor, user_id, lock=True)
+    if admins is not None:
+        _check_not_last_admin(admins, user)
     changed: list[str] = []
     if name is not None and name.strip() != user.name:
         user.name = name.strip()
@@ -147,7 +180,9 @@ async def update_user(
 
 
 async def deactivate_user(session: AsyncSession, actor: Principal, user_id: uuid.UUID) -> None:
+    admins = await _lock_admins(session, actor.account_id)
     user = await get_user(session, actor, user_id, lock=True)
+    _check_not_last_admin(admins, user)
     if user.active:
         user.active = False
         user.updated_at = utcnow()
