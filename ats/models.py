@@ -334,6 +334,7 @@ class Document(Base):
         CheckConstraint(_in("upload_status", UPLOAD_STATUSES), name="upload_status"),
         Index(None, "application_id", "created_at"),
         Index(None, "upload_status", "created_at"),
+        Index(None, "staged_until"),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -350,6 +351,8 @@ class Document(Base):
     upload_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
     uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Until when a presigned form may still write the staging object; cleared once the sweep removed it.
+    staged_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKey(Base):

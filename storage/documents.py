@@ -206,6 +206,15 @@ class Documents:
             )
         return self.head(key)
 
+    def copy(self, source: str, target: str) -> None:
+        """Copy ``source`` to ``target`` inside the bucket, server-side (no bytes pass through here).
+
+        Objects are at most the upload limit, far below S3's 5 GiB single-copy bound. A missing
+        ``source`` raises ``ObjectMissing``.
+        """
+        with _storage_errors(source):
+            self.client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start`` up to, not including, ``end`` (slice semantics; short or empty past the end)."""
         if start < 0 or end < start:

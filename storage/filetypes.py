@@ -50,6 +50,22 @@ _LABELS = {
 }
 DOCX_REQUIRED_ENTRIES = frozenset({"[Content_Types].xml", "word/document.xml"})
 
+# A DOCX whose entries would expand past either bound is refused (read from the central directory,
+# never by expanding anything).
+MAX_EXPANDED_BYTES = 100 * 1024 * 1024
+MAX_EXPANSION_RATIO = 100
+# Where each format ends, and how much may follow its end marker: whitespace and NUL padding only, at
+# most TRAILER_TOLERANCE bytes. The end is looked for in the last END_WINDOW bytes.
+_END_MARKERS: dict[str, bytes] = {
+    "pdf": b"%%EOF",
+    "png": b"IEND\xaeB`\x82",  # the IEND chunk type and its fixed CRC
+    "jpg": b"\xff\xd9",
+    "jpeg": b"\xff\xd9",
+}
+TRAILER_TOLERANCE = 1024
+END_WINDOW = TRAILER_TOLERANCE + 16
+_PADDING = b" \t\r\n\x0c\x00"
+
 # The end of a ZIP: the central directory, a ZIP64 locator, the EOCD record and a comment of up to
 # 64 KiB. One 128 KiB read covers all of it for any ordinary archive; more costs a second read.
 _ZIP_TAIL = 128 * 1024
@@ -120,7 +136,34 @@ def check_signature(
         reason = _docx_problem(head, read_range, size)
         if reason is not None:
             return Verdict(False, detected, reason)
+    if ext in _END_MARKERS:
+        reason = _trailer_problem(ext, head, read_range, size)
+        if reason is not None:
+            return Verdict(False, detected, reason)
     return Verdict(True, MIME_TYPES[ext])
+
+
+def _trailer_problem(
+    ext: str, head: bytes, read_range: Callable[[int, int], bytes] | None, size: int | None
+) -> str | None:
+    """Why the file does not end where its format ends (another file appended, or cut short), or None."""
+    if size is None or size <= len(head):
+        data = head if size is None else head[:size]
+        tail = data[-END_WINDOW:]
+    elif read_range is None:
+        raise ValueError("read_range is required when head is not the whole file")
+    else:
+        start = max(size - END_WINDOW, 0)
+        tail = read_range(start, size)
+    marker = _END_MARKERS[ext]
+    at = tail.rfind(marker)
+    label = _LABELS[ext]
+    if at < 0:
+        return f"the file does not end like a {label} file (other data follows its end, or it is cut short)"
+    rest = tail[at + len(marker) :]
+    if rest.strip(_PADDING):
+        return f"the file carries other data after the end of the {label} content"
+    return None
 
 
 def _docx_problem(head: bytes, read_range: Callable[[int, int], bytes] | None, size: int | None) -> str | None:
@@ -138,9 +181,13 @@ def _docx_problem(head: bytes, read_range: Callable[[int, int], bytes] | None, s
         source = RangeReader(read_range, size, head=head)
     try:
         with zipfile.ZipFile(source) as archive:
-            names = set(archive.namelist())
+            entries = archive.infolist()
     except (zipfile.BadZipFile, EOFError, OSError, ValueError):
         return "the file is not a valid ZIP container, so not a Word (.docx) document"
+    names = {entry.filename for entry in entries}
+    expanded = sum(entry.file_size for entry in entries)
+    if expanded > MAX_EXPANDED_BYTES or expanded > MAX_EXPANSION_RATIO * size:
+        return "the file's ZIP entries would expand far beyond its size (a ZIP bomb), so it is not accepted"
     missing = sorted(DOCX_REQUIRED_ENTRIES - names)
     if missing:
         return f"the file is a ZIP archive but not a Word (.docx) document (no {', '.join(missing)})"

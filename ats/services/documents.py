@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
+import anyio
 import anyio.to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
@@ -41,6 +43,29 @@ __all__ = ["UploadRejected"]  # raised here, defined with the other domain error
 
 def storage_key(account_id: uuid.UUID, application_id: uuid.UUID, document_id: uuid.UUID) -> str:
     return f"{account_id}/{application_id}/{document_id}"
+
+
+class _DocumentIds(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def application_id(self) -> uuid.UUID: ...
+
+
+def staging_key(document: _DocumentIds) -> str:
+    """Where the browser's presigned POST writes: under the application's prefix (erasure removes it)."""
+    return f"{document.account_id}/{document.application_id}/staging/{document.id}"
+
+
+def _checked_key(document: Document) -> str:
+    """A fresh final key per completion attempt: concurrent attempts never overwrite each other's copy."""
+    return f"{storage_key(document.account_id, document.application_id, document.id)}.{secrets.token_hex(8)}"
+
+
+# How long after a form's advertised expiry its staging object is left alone (clock skew with S3).
+STAGING_GRACE = timedelta(minutes=5)
 
 
 def application_prefix(account_id: uuid.UUID, application_id: uuid.UUID) -> str:
@@ -76,26 +101,27 @@ def new_document(
 
 
 def presign(runtime: Runtime, document: Document) -> tuple[PresignedPost, str]:
-    """A presigned POST for the document's key and a fresh upload token (stored as a hash)."""
+    """A presigned POST for the document's staging key and a fresh upload token (stored as a hash).
+
+    The form never covers the key that is served: ``complete`` copies the staged bytes to a final key.
+    """
     token = new_secret(UPLOAD_TOKEN_PREFIX)
     document.upload_token_hash = hash_secret(token)
     upload = runtime.documents.presign_post(
-        document.storage_key,
+        staging_key(document),
         max_bytes=runtime.settings.max_upload_bytes,
         content_type=document.mime_type or "application/octet-stream",
         expires_in=runtime.settings.upload_url_ttl,
     )
+    document.staged_until = upload.expires_at + STAGING_GRACE
     return upload, token
 
 
-def _verdict(store: Documents, document: Document, size: int) -> tuple[bool, str | None, str | None]:
-    """Read the stored object's first bytes (and, for DOCX, its central directory) and judge them."""
-    head = store.read_head(document.storage_key, 8192)
+def _verdict(store: Documents, extension: str, key: str, size: int) -> tuple[bool, str | None, str | None]:
+    """Read the stored object's first bytes (and its end, and for DOCX its central directory); judge them."""
+    head = store.read_head(key, 8192)
     verdict = check_signature(
-        document.extension,
-        head,
-        read_range=lambda start, end: store.read_range(document.storage_key, start, end),
-        size=size,
+        extension, head, read_range=lambda start, end: store.read_range(key, start, end), size=size
     )
     return verdict.ok, verdict.mime_type, verdict.reason
 
@@ -114,47 +140,65 @@ def _completable(document: Document | None, upload_token: str) -> Document:
 async def complete_upload(
     uow: UnitOfWork, store: Documents, document_id: uuid.UUID, upload_token: str, *, max_bytes: int
 ) -> Document:
-    """Check the stored object (size, real type by signature); uploaded, or rejected and deleted.
+    """Seal the staged object, check it; uploaded, or rejected and deleted.
 
-    No transaction is open while S3 answers: the document is checked, its bytes judged, then it is
-    locked, checked again and marked in a second unit of work. A rejection is committed before
-    :class:`UploadRejected` is raised: it is the outcome.
+    The staged object is first copied server-side to a fresh final key that no presigned form covers,
+    and the staging object deleted; the check then reads that final copy, so what was checked is
+    exactly what is served, whatever is posted to the form afterwards. No transaction is open while
+    S3 answers: the document is checked, its bytes sealed and judged, then it is locked, checked again
+    and marked in a second unit of work. A rejection is committed before :class:`UploadRejected` is
+    raised: it is the outcome.
     """
     async with uow() as session:
         document = _completable(await session.get(Document, document_id), upload_token)
+    staged = staging_key(document)
+    final = _checked_key(document)
+    extension = document.extension
     try:
-        size = await anyio.to_thread.run_sync(store.head, document.storage_key)
+        await anyio.to_thread.run_sync(store.copy, staged, final)
     except ObjectMissing:
         raise ValidationFailed(
             "Nothing was uploaded for this document yet",
             errors=[FieldError("/data/id", "no uploaded file found; upload it first", "not_uploaded")],
         ) from None
-    reason: str | None = None
-    mime_type: str | None = None
-    if size > max_bytes:
-        reason = f"the file is larger than {max_bytes} bytes"
-    else:
-        ok, mime_type, reason = await anyio.to_thread.run_sync(_verdict, store, document, size)
-        if ok:
-            reason = None
-    if reason is not None:
-        # Object first: if S3 fails, the row stays ``uploading`` and the sweep removes both later.
-        await anyio.to_thread.run_sync(store.delete, document.storage_key)
-    async with uow() as session:
-        query = select(Document).where(Document.id == document_id).with_for_update()
-        document = _completable(await session.scalar(query), upload_token)
-        document.upload_token_hash = None
-        if reason is not None:
-            document.upload_status = "rejected"
-            document.size = None
+    try:
+        await anyio.to_thread.run_sync(store.delete, staged)
+        size = await anyio.to_thread.run_sync(store.head, final)
+        reason: str | None = None
+        mime_type: str | None = None
+        if size > max_bytes:
+            reason = f"the file is larger than {max_bytes} bytes"
         else:
-            document.upload_status = "uploaded"
-            document.size = size
-            document.mime_type = mime_type
-            document.uploaded_at = utcnow()
-        await session.flush()
-        if reason is None:
-            await _uploaded(session, Principal.public(document.account_id), document)
+            ok, mime_type, reason = await anyio.to_thread.run_sync(_verdict, store, extension, final, size)
+            if ok:
+                reason = None
+        if reason is not None:
+            # Object first: if S3 fails, the row stays ``uploading`` and the sweep removes it later.
+            await anyio.to_thread.run_sync(store.delete, final)
+        async with uow() as session:
+            query = select(Document).where(Document.id == document_id).with_for_update()
+            document = _completable(await session.scalar(query), upload_token)
+            document.upload_token_hash = None
+            if reason is not None:
+                document.upload_status = "rejected"
+                document.size = None
+            else:
+                document.upload_status = "uploaded"
+                document.storage_key = final
+                document.size = size
+                document.mime_type = mime_type
+                document.uploaded_at = utcnow()
+            await session.flush()
+            if reason is None:
+                await _uploaded(session, Principal.public(document.account_id), document)
+    except BaseException:
+        # This attempt's copy serves nothing (another attempt won, the row is gone, or S3 failed).
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(store.delete, final)
+            except Exception:  # the original failure matters more; the key is under the application's prefix
+                log.warning("could not remove an unused upload copy", exc_info=True)
+        raise
     if reason is not None:
         raise UploadRejected(
             f"The upload was rejected: {reason}",
@@ -347,10 +391,12 @@ async def delete_document(
 class SweepResult:
     documents: int
     idempotency_keys: int
+    staging_objects: int = 0
 
 
 async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: int = 500) -> SweepResult:
-    """Remove documents stuck in ``uploading`` past ``ATS_UPLOAD_TTL`` (object, then row), and stale keys.
+    """Remove documents stuck in ``uploading`` past ``ATS_UPLOAD_TTL`` (objects, then row), the staging
+    objects of finished (uploaded or rejected) documents whose form has expired, and stale keys.
 
     No transaction is open while S3 deletes: the stuck documents are read, their objects deleted, then
     the rows that are still stuck are removed. Several processes sweeping at once delete an object twice
@@ -363,7 +409,13 @@ async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: in
             stuck = list(
                 (
                     await session.execute(
-                        select(Document.id, Document.storage_key, Document.created_at)
+                        select(
+                            Document.id,
+                            Document.account_id,
+                            Document.application_id,
+                            Document.storage_key,
+                            Document.created_at,
+                        )
                         .where(Document.upload_status == "uploading", Document.created_at < cutoff)
                         .order_by(Document.created_at)
                         .limit(batch)
@@ -374,6 +426,7 @@ async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: in
             break
         for document in stuck:
             await anyio.to_thread.run_sync(store.delete, document.storage_key)
+            await anyio.to_thread.run_sync(store.delete, staging_key(document))
         async with uow() as session:
             result: Any = await session.execute(
                 delete(Document).where(
@@ -385,6 +438,7 @@ async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: in
             removed += int(result.rowcount or 0)
         if len(stuck) < batch:
             break
+    staged = await _sweep_staging(uow, store, batch=batch)
     async with uow() as session:
         result = await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(hours=24))
@@ -392,4 +446,41 @@ async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: in
         keys_removed = int(result.rowcount or 0)
     if removed:
         log.info("swept %d unfinished uploads", removed)
-    return SweepResult(removed, keys_removed)
+    if staged:
+        log.info("swept %d staging objects of finished uploads", staged)
+    return SweepResult(removed, keys_removed, staged)
+
+
+async def _sweep_staging(uow: UnitOfWork, store: Documents, *, batch: int) -> int:
+    """Delete the staging objects of uploaded or rejected documents whose form can no longer write.
+
+    ``complete`` deletes the staging object it sealed, but the form stays valid until it expires: a
+    later POST (a re-upload after a rejection, a swap attempt) leaves a staging object nothing serves.
+    Once the form has expired nothing can write there again: delete it and clear ``staged_until``.
+    """
+    cleared = 0
+    while True:
+        now = utcnow()
+        async with uow() as session:
+            due = list(
+                (
+                    await session.execute(
+                        select(Document.id, Document.account_id, Document.application_id)
+                        .where(Document.staged_until < now, Document.upload_status != "uploading")
+                        .order_by(Document.staged_until)
+                        .limit(batch)
+                    )
+                ).all()
+            )
+        if not due:
+            break
+        for document in due:
+            await anyio.to_thread.run_sync(store.delete, staging_key(document))
+        async with uow() as session:
+            await session.execute(
+                update(Document).where(Document.id.in_([d.id for d in due])).values(staged_until=None)
+            )
+        cleared += len(due)
+        if len(due) < batch:
+            break
+    return cleared

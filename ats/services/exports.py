@@ -31,7 +31,7 @@ FORMATS = ("json", "pdf", "zip")
 # Columns an export leaves out on purpose: where the bytes live and the secret that unlocks an
 # upload are the service's business, not the applicant's data. Everything else is exported.
 NOT_EXPORTED: dict[str, frozenset[str]] = {
-    "documents": frozenset({"storage_key", "upload_token_hash", "account_id", "application_id"}),
+    "documents": frozenset({"storage_key", "upload_token_hash", "staged_until", "account_id", "application_id"}),
     "status_history": frozenset({"account_id", "application_id"}),
     "notes": frozenset({"account_id", "application_id"}),
     "ratings": frozenset({"account_id", "application_id"}),

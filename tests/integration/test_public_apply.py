@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import uuid
+import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -169,6 +171,9 @@ async def test_wrong_bytes_are_rejected_and_deleted(
     assert not runtime.documents.exists(rows["Fake"].storage_key)
     assert not runtime.documents.exists(rows["Zip"].storage_key)
     assert runtime.documents.exists(rows["Real"].storage_key)
+    # the checked copies are all that is left: no staging object stays behind
+    for row in rows.values():
+        assert not runtime.documents.exists(documents_service.staging_key(row))
 
 
 async def test_upload_token_rules_and_size_limit(
@@ -188,7 +193,8 @@ async def test_upload_token_rules_and_size_limit(
     too_big = b"%PDF-1.4\n" + b"0" * (runtime.settings.max_upload_bytes + 1)
     refused = await upload(first["meta"]["upload"], too_big)
     assert refused.status_code >= 400
-    assert not runtime.documents.exists(f"{account.id}/{first['attributes']['applicant_id']}/{first['id']}")
+    staged = f"{account.id}/{first['attributes']['applicant_id']}/staging/{first['id']}"
+    assert not runtime.documents.exists(staged)
     mismatch = await client.post(
         f"/public/v1/applicant_documents/{first['id']}/complete",
         json={"data": {"type": "applicant_document", "id": second["id"], "attributes": {"upload_token": token_1}}},
@@ -357,14 +363,119 @@ async def test_sweep_removes_stale_uploads(
             .where(Document.id == uuid.UUID(included["id"]))
             .values(created_at=Document.created_at - timedelta(seconds=runtime.settings.upload_ttl + 60))
         )
-        key = await session.scalar(select(Document.storage_key).where(Document.id == uuid.UUID(included["id"])))
-    assert key is not None and runtime.documents.exists(key)
+        row = await session.get(Document, uuid.UUID(included["id"]))
+        assert row is not None
+        key = documents_service.staging_key(row)
+    assert runtime.documents.exists(key)
     result = await documents_service.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
     assert result.documents >= 1
     assert not runtime.documents.exists(key)
     async with runtime.transaction() as session:
         left = set(await session.scalars(select(Document.id).where(Document.account_id == account.id)))
     assert left == {uuid.UUID(fresh["id"])}
+
+
+async def _applied_with_upload(
+    client: AsyncTestClient[Litestar], account: Account, content: bytes, extension: str = "pdf"
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(application id, the document resource, its upload form) after the form was posted ``content``."""
+    job = await make_job(account)
+    body = apply_body(job["id"], documents=[{"extension": extension, "name": "Resume"}])
+    doc = (await post_apply(client, body)).json()
+    resource = doc["included"][0]
+    meta = resource["meta"]["upload"]
+    assert (await upload(meta, content)).status_code in (200, 201, 204)
+    return doc["data"]["id"], resource, meta
+
+
+async def _staging_and_final(runtime: Runtime, document_id: str) -> tuple[Document, str]:
+    async with runtime.transaction() as session:
+        row = await session.get(Document, uuid.UUID(document_id))
+        assert row is not None
+    return row, documents_service.staging_key(row)
+
+
+async def test_a_post_to_the_form_after_complete_changes_nothing_served(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    app_id, resource, meta = await _applied_with_upload(client, account, PDF)
+    done = await complete(client, resource["id"], meta["upload_token"])
+    assert done.status_code == 200, done.text
+    row, staged = await _staging_and_final(runtime, resource["id"])
+    assert row.storage_key != staged and not runtime.documents.exists(staged)
+    # the form is still valid: other bytes of the same length, and longer ones, are accepted by S3
+    swapped = PDF.replace(b"Catalog", b"Xatalog")
+    assert len(swapped) == len(PDF) and swapped != PDF
+    assert (await upload(meta, swapped)).status_code in (200, 201, 204)
+    assert runtime.documents.exists(staged)
+    download = await client.get(f"/api/v1/applications/{app_id}/documents/{resource['id']}", headers=account.headers)
+    assert download.status_code == 200 and download.content == PDF
+    assert download.headers["content-type"].startswith("application/pdf")
+    assert download.headers["content-length"] == str(len(PDF))
+    assert (await upload(meta, PDF + b"%" * 5000 + b"\n%%EOF\n")).status_code in (200, 201, 204)
+    download = await client.get(f"/api/v1/applications/{app_id}/documents/{resource['id']}", headers=account.headers)
+    assert download.status_code == 200 and download.content == PDF
+    archive = await client.get(f"/api/v1/applications/{app_id}/export?format=zip", headers=account.headers)
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert z.read("documents/Resume.pdf") == PDF
+    # completing again is refused, so the posted bytes are never checked nor served
+    errors_of(await complete(client, resource["id"], meta["upload_token"]), 409)
+
+
+async def test_the_sweep_removes_staging_objects_of_rejected_and_uploaded_documents(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    _, rejected, rejected_form = await _applied_with_upload(client, account, PNG)
+    errors_of(await complete(client, rejected["id"], rejected_form["upload_token"]), 422)
+    _, uploaded, uploaded_form = await _applied_with_upload(client, account, PDF)
+    assert (await complete(client, uploaded["id"], uploaded_form["upload_token"])).status_code == 200
+    # re-uploads to both forms after their check
+    for form in (rejected_form, uploaded_form):
+        assert (await upload(form, PDF)).status_code in (200, 201, 204)
+    rejected_row, rejected_staged = await _staging_and_final(runtime, rejected["id"])
+    uploaded_row, uploaded_staged = await _staging_and_final(runtime, uploaded["id"])
+    assert rejected_row.upload_status == "rejected" and runtime.documents.exists(rejected_staged)
+    assert runtime.documents.exists(uploaded_staged)
+    ttl = runtime.settings.upload_ttl
+    # while the forms are valid the sweep leaves them alone (another POST could still land)
+    await documents_service.sweep(runtime.uow, runtime.documents, upload_ttl=ttl)
+    assert runtime.documents.exists(rejected_staged) and runtime.documents.exists(uploaded_staged)
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(Document)
+            .where(Document.id.in_([rejected_row.id, uploaded_row.id]))
+            .values(staged_until=func.now() - timedelta(seconds=1))
+        )
+    result = await documents_service.sweep(runtime.uow, runtime.documents, upload_ttl=ttl)
+    assert result.staging_objects >= 2
+    assert not runtime.documents.exists(rejected_staged) and not runtime.documents.exists(uploaded_staged)
+    assert runtime.documents.exists(uploaded_row.storage_key)
+    async with runtime.transaction() as session:
+        left = await session.scalars(
+            select(Document.staged_until).where(Document.id.in_([rejected_row.id, uploaded_row.id]))
+        )
+        assert set(left) == {None}
+    # the uploaded document is still served
+    download = await client.get(
+        f"/api/v1/applications/{uploaded['attributes']['applicant_id']}/documents/{uploaded['id']}",
+        headers=account.headers,
+    )
+    assert download.status_code == 200 and download.content == PDF
+
+
+async def test_a_hostile_file_is_rejected_at_complete(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime
+) -> None:
+    _, resource, meta = await _applied_with_upload(client, account, PDF + PLAIN_ZIP)
+    rejected = errors_of(await complete(client, resource["id"], meta["upload_token"]), 422)
+    assert rejected[0]["code"] == "upload_rejected"
+    row, staged = await _staging_and_final(runtime, resource["id"])
+    assert row.upload_status == "rejected"
+    assert not runtime.documents.exists(staged)
+    prefix = f"{row.account_id}/{row.application_id}/"
+    listed = runtime.documents.client.list_objects_v2(Bucket=runtime.documents.bucket, Prefix=prefix)
+    assert listed.get("KeyCount", 0) == 0  # neither the staged object nor a checked copy is left
 
 
 async def test_recruiter_upload_over_the_limit_is_413(

@@ -354,3 +354,31 @@ def test_storage_unavailable_when_nothing_listens(runtime: Runtime) -> None:
     # Presigning is local work: it needs no connection.
     post = down.presign_post(key, max_bytes=10, content_type="application/pdf", expires_in=60)
     assert post.fields["key"] == key
+
+
+def test_copy_is_a_snapshot_of_the_source(documents: Documents, prefix: str) -> None:
+    _put(documents, prefix + "staged", b"first")
+    documents.copy(prefix + "staged", prefix + "final")
+    _put(documents, prefix + "staged", b"other")
+    assert documents.read_head(prefix + "final") == b"first"
+    with pytest.raises(ObjectMissing):
+        documents.copy(prefix + "nothing", prefix + "final2")
+    assert not documents.exists(prefix + "final2")
+
+
+def test_hostile_files_are_rejected_through_ranged_reads(documents: Documents, prefix: str) -> None:
+    noise = random.Random(5).randbytes(MiB)
+    pdf = b"%PDF-1.7\n%" + noise.hex().encode()[:200_000] + b"\ntrailer\n<< >>\n%%EOF\n"
+    docx = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    bomb = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"0" * (20 * MiB)})
+    cases = [("pdf", pdf, True), ("pdf", pdf + docx, False), ("docx", docx, True), ("docx", bomb, False)]
+    for i, (extension, data, ok) in enumerate(cases):
+        key = f"{prefix}{i}"
+        _put(documents, key, data)
+        verdict = check_signature(
+            extension,
+            documents.read_head(key),
+            read_range=functools.partial(documents.read_range, key),
+            size=documents.head(key),
+        )
+        assert verdict.ok is ok, (i, verdict.reason)

@@ -232,3 +232,78 @@ def test_safe_filename_caps_the_length() -> None:
     assert result.endswith(".docx") and result.startswith("ü")
     assert safe_filename("x" * 145 + "....." + "y", "pdf").endswith(".pdf")
     assert len(safe_filename("a" * 149 + ". b", "pdf")) <= 150
+
+
+def _lying_sizes(archive: bytes, size: int) -> bytes:
+    """The archive with every central-directory entry claiming ``size`` uncompressed bytes."""
+    out = bytearray(archive)
+    at = out.find(b"PK\x01\x02")
+    while at >= 0:
+        out[at + 24 : at + 28] = size.to_bytes(4, "little")
+        at = out.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+def test_a_docx_that_expands_a_hundredfold_is_rejected() -> None:
+    bomb = _zip({"[Content_Types].xml": CONTENT_TYPES, "word/document.xml": DOCUMENT, "word/a.xml": b"0" * 4_000_000})
+    assert len(bomb) * 100 < 4_000_000
+    verdict = check_signature("docx", bomb)
+    assert not verdict.ok
+    assert verdict.reason is not None and "ZIP bomb" in verdict.reason
+
+
+def test_a_docx_whose_directory_claims_more_than_100_mib_is_rejected_without_expanding_it() -> None:
+    # Incompressible content keeps the ratio under 100: only the absolute bound can catch it.
+    noise = random.Random(3).randbytes(2 * 1024 * 1024)
+    honest = _zip({"[Content_Types].xml": CONTENT_TYPES, "word/document.xml": DOCUMENT, "word/media/n.bin": noise})
+    assert check_signature("docx", honest).ok
+    bomb = _lying_sizes(honest, 101 * 1024 * 1024 // 3)
+    fetched: list[int] = []
+
+    def read_range(start: int, end: int) -> bytes:
+        fetched.append(end - start)
+        return bomb[start:end]
+
+    verdict = check_signature("docx", bomb[:8192], read_range=read_range, size=len(bomb))
+    assert not verdict.ok
+    assert verdict.reason is not None and "ZIP bomb" in verdict.reason
+    assert sum(fetched) <= 128 * 1024  # only the central directory was read, nothing was expanded
+
+
+@pytest.mark.parametrize(
+    ("extension", "data"),
+    [
+        ("pdf", PDF + PLAIN_ZIP),
+        ("pdf", PDF + EXE),
+        ("pdf", PDF + b"x"),
+        ("pdf", PDF[: PDF.rindex(b"%%EOF")]),  # cut short: no end
+        ("pdf", PDF + b"\n" * 2000 + b"trailing"),
+        ("png", PNG + PLAIN_ZIP),
+        ("png", PNG + b"<?php echo 1; ?>"),
+        ("png", PNG[:-12]),  # no IEND
+        ("jpg", JPEG + PLAIN_ZIP),
+        ("jpeg", JPEG + PDF),
+        ("jpg", JPEG[:-2]),  # no EOI
+    ],
+)
+def test_data_after_the_end_of_a_pdf_png_or_jpeg_is_rejected(extension: str, data: bytes) -> None:
+    verdict = check_signature(extension, data)
+    assert not verdict.ok
+    assert verdict.reason is not None
+
+
+@pytest.mark.parametrize(
+    ("extension", "data"),
+    [("pdf", PDF + b"\r\n \n"), ("pdf", PDF + b"\x00" * 512), ("png", PNG + b"\n"), ("jpg", JPEG + b"\x00\x00")],
+)
+def test_whitespace_or_padding_after_the_end_is_tolerated(extension: str, data: bytes) -> None:
+    assert check_signature(extension, data).ok
+
+
+def test_trailing_data_is_found_through_ranged_reads() -> None:
+    body = PDF.replace(b"endobj", b"endobj\n%" + b"x" * 20_000 + b"\n")
+    for data, ok in ((body, True), (body + PLAIN_ZIP, False)):
+        verdict = check_signature(
+            "pdf", data[:8192], read_range=lambda start, end, data=data: data[start:end], size=len(data)
+        )
+        assert verdict.ok is ok, verdict.reason
