@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import re
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -81,27 +82,34 @@ async def test_postgres_killed_while_complete_waits_on_s3_is_503(
     env = throwaway_pg
     account = await new_account(env.client, env.runtime)
     job = await make_job(account)
-    created = await post_apply(env.client, apply_body(job["id"]))
-    assert created.status_code == 201, created.text
-    doc = created.json()["included"][0]
-    meta = doc["meta"]["upload"]
-    assert (await upload(meta, PDF)).status_code in (200, 201, 204)
+    docs = []
+    for _ in range(8):
+        created = await post_apply(env.client, apply_body(job["id"]))
+        assert created.status_code == 201, created.text
+        doc = created.json()["included"][0]
+        assert (await upload(doc["meta"]["upload"], PDF)).status_code in (200, 201, 204)
+        docs.append(doc)
 
     head = env.runtime.documents.head
+    stopping = threading.Lock()
 
     def stop_postgres_then_head(key: str) -> int:
-        env.pg.stop()  # PostgreSQL dies while the request waits on S3
+        with stopping:
+            env.pg.stop()  # PostgreSQL dies while the requests wait on S3
         return head(key)
 
     monkeypatch.setattr(env.runtime.documents, "head", stop_postgres_then_head)
-    path = f"/public/v1/applicant_documents/{doc['id']}/complete"
-    response = await complete(env.client, doc["id"], meta["upload_token"])
+    responses = await asyncio.gather(
+        *(complete(env.client, doc["id"], doc["meta"]["upload"]["upload_token"]) for doc in docs)
+    )
     assert not (env.pg.pgdata / "postmaster.pid").exists()
-    body = assert_jsonapi(response, 503)
-    assert body["errors"][0]["code"] == "service_unavailable"
-    assert response.headers["content-type"].startswith("application/vnd.api+json")
-    assert "Traceback" not in response.text and "SELECT" not in response.text
-    assert request_log.statuses("POST", path) == [503]
+    for doc, response in zip(docs, responses, strict=True):
+        body = assert_jsonapi(response, 503)
+        assert body["errors"][0]["code"] == "service_unavailable"
+        assert response.headers["content-type"].startswith("application/vnd.api+json")
+        assert "Traceback" not in response.text and "SELECT" not in response.text
+        path = f"/public/v1/applicant_documents/{doc['id']}/complete"
+        assert request_log.statuses("POST", path) == [503]
 
 
 async def test_log_and_metrics_record_the_503_sent_during_an_outage(
@@ -177,3 +185,29 @@ async def test_upload_racing_an_erasure_is_201_or_404_and_leaves_no_object(accou
         found = runtime.documents.client.list_objects_v2(Bucket=runtime.documents.bucket, Prefix=prefix)
         assert found.get("KeyCount", 0) == 0, found.get("Contents")
     assert set(seen) <= {201, 404}
+
+
+async def test_postgres_killed_while_a_download_in_the_request_transaction_waits_on_s3_is_503(
+    throwaway_pg: Throwaway, monkeypatch: pytest.MonkeyPatch, request_log: Records
+) -> None:
+    """The handler's next query fails, then so does the request session's closing ROLLBACK: Litestar raises both
+    from the dependency clean-up as an ExceptionGroup, which must still be the outage's 503."""
+    env = throwaway_pg
+    account = await new_account(env.client, env.runtime)
+    job = await make_job(account)
+    application = await make_application(account, job["id"])
+    url = f"/api/v1/applications/{application['id']}/documents"
+    uploaded = await env.client.post(url, files={"file": ("cv.pdf", PDF)}, headers=account.headers)
+    assert uploaded.status_code == 201, uploaded.text
+    path = f"{url}/{uploaded.json()['data']['id']}"
+    iter_chunks = env.runtime.documents.iter_chunks
+
+    def stop_postgres_then_read(key: str) -> Iterator[bytes]:
+        env.pg.stop()
+        return iter_chunks(key)
+
+    monkeypatch.setattr(env.runtime.documents, "iter_chunks", stop_postgres_then_read)
+    response = await env.client.get(path, headers=account.headers)
+    problem(response, 503, "service_unavailable")
+    assert "Traceback" not in response.text and "SELECT" not in response.text
+    assert request_log.statuses("GET", path) == [503]
