@@ -73,8 +73,42 @@ def _where(exc: BaseException) -> str:
     return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
+def _database_down(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _unwrap(exc: Exception) -> Exception:
+    """The error an ``ExceptionGroup`` stands for (Litestar groups the errors of dependency clean-up, such as the
+    closing ROLLBACK on a dead connection): a database outage in it wins, else the error that started it."""
+    if not isinstance(exc, ExceptionGroup):
+        return exc
+    leaves = [leaf for leaf in _leaves(exc)]
+    down = next((leaf for leaf in leaves if _database_down(leaf)), None)
+    if down is not None:
+        return down
+    cause = exc.__cause__
+    if isinstance(cause, Exception) and not isinstance(cause, ExceptionGroup):
+        return cause
+    return leaves[0] if leaves else exc
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[Exception]:
+    found: list[Exception] = []
+    if isinstance(group.__cause__, Exception) and not isinstance(group.__cause__, BaseExceptionGroup):
+        found.append(group.__cause__)
+    for inner in group.exceptions:
+        if isinstance(inner, BaseExceptionGroup):
+            found.extend(_leaves(inner))
+        elif isinstance(inner, Exception):
+            found.append(inner)
+    return found
+
+
 def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dict[str, str], dict[str, Any]]:
     """(status, code, title, detail, errors, headers, extra) for any exception; never leaks internals."""
+    exc = _unwrap(exc)
     if isinstance(exc, DomainError):
         return exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers, exc.extra
     if isinstance(exc, ValidationException):
@@ -119,9 +153,7 @@ def _classify(exc: Exception) -> tuple[int, str, str, str, list[FieldError], dic
         if exc.status_code == 401:
             headers.setdefault("WWW-Authenticate", "Bearer")
         return exc.status_code, code, title, detail, [], headers, {}
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if _database_down(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         unavailable = ServiceUnavailable("The database is unavailable; try again shortly")
         return 503, unavailable.code, unavailable.title, unavailable.detail, [], unavailable.headers, {}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from urllib.parse import quote
 from ats.storage.embedded import EmbeddedS3, free_port, port_open
 
 from .settings import Settings
+
+log = logging.getLogger("ats.embedded")
 
 SYSTEM_USER = "embedded_postgres"
 #: Running as root, each cluster lives in ``RUNTIME_BASE/<hash of the data dir>``, owned by SYSTEM_USER with 0700:
@@ -167,11 +169,13 @@ class EmbeddedPostgres:
         if not link.exists() and not link.is_symlink():
             link.symlink_to(self.pgdata, target_is_directory=True)
         if created:
-            print(
-                f"ats: embedded PostgreSQL of {self.root} runs as {SYSTEM_USER} in {self.home} (0700),"
-                f" linked as {link}",
-                file=sys.stderr,
-                flush=True,
+            # A log line, not stderr: a CLI command's stderr is reserved for its one-line failure.
+            log.info(
+                "embedded PostgreSQL of %s runs as %s in %s (0700), linked as %s",
+                self.root,
+                SYSTEM_USER,
+                self.home,
+                link,
             )
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 

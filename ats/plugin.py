@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.config.app import AppConfig
 from litestar.events import listener
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
@@ -99,6 +100,9 @@ class ATSPlugin(InitPlugin):
         # Prometheus metrics, labelled by route template (never by ids or query strings).
         metrics = PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
         app_config.middleware.append(metrics.middleware)
+        # An error raised in a middleware (the 401 of authentication, a database outage while resolving the
+        # token) becomes its response here, inside the request log and the metrics: both see the status sent.
+        app_config.middleware.append(wrap_in_exception_handler)
         app_config.before_send.append(add_cors_headers)
         app_config.route_handlers.append(
             type("MetricsController", (PrometheusController,), {"path": f"{self.prefix}/metrics"})

@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 import anyio
 import anyio.to_thread
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, ObjectMissing, PresignedPost, check_signature, safe_filename
@@ -26,7 +27,7 @@ from ats.vocabulary import DOCUMENT_TYPES
 
 from .. import audit, events
 from ..auth import Principal, hash_secret, new_secret
-from ..db import UnitOfWork, new_id, utcnow
+from ..db import UnitOfWork, constraint_name, new_id, utcnow
 from ..errors import Conflict, FieldError, Forbidden, NotFound, UploadRejected, ValidationFailed
 from ..models import Application, Document, IdempotencyKey
 from ..roles import Permission
@@ -232,6 +233,10 @@ def split_extension(filename: str) -> tuple[str, str]:
     return (stem, ext.lower()) if dot and stem else (filename, "")
 
 
+#: The document's foreign key to its application (violated when the application is erased meanwhile).
+_DOCUMENT_APPLICATION_FK = "fk_documents_application_id_applications"
+
+
 async def upload_from_recruiter(
     uow: UnitOfWork,
     store: Documents,
@@ -253,6 +258,8 @@ async def upload_from_recruiter(
     name, extension = split_extension(filename)
     name = name[:200]
     errors: list[FieldError] = []
+    if "\x00" in filename:  # PostgreSQL cannot store NUL in text: refused, not silently altered
+        errors.append(FieldError("/file", "the filename must not contain NUL characters", "invalid_character"))
     if doc_type not in DOCUMENT_TYPES:
         errors.append(FieldError("/type", f"must be one of {', '.join(DOCUMENT_TYPES)}"))
     if extension not in ALLOWED_EXTENSIONS:
@@ -280,10 +287,16 @@ async def upload_from_recruiter(
     if reason is not None:
         raise UploadRejected(f"The file was rejected: {reason}", errors=[FieldError("/file", reason)])
 
-    async with uow() as session:
-        application = await get_application_row(session, principal, application_id, permission=Permission.WORK)
-        document = new_document(application, name=name or "document", extension=extension, doc_type=doc_type)
-        session.add(document)
+    try:
+        async with uow() as session:
+            application = await get_application_row(session, principal, application_id, permission=Permission.WORK)
+            document = new_document(application, name=name or "document", extension=extension, doc_type=doc_type)
+            session.add(document)
+    except IntegrityError as exc:
+        # An erasure of the application committed between the lookup and this insert: it is gone.
+        if constraint_name(exc) != _DOCUMENT_APPLICATION_FK:
+            raise
+        raise NotFound("No such application") from None
     try:
         stored = await anyio.to_thread.run_sync(
             lambda: store.put_stream(
