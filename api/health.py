@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import anyio.to_thread
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from sqlalchemy import text
 
 from ats.errors import ServiceUnavailable
 from ats.runtime import Runtime
+
+#: app.state key: True once start-up has made sure the bucket exists (until then readiness is 503).
+STORAGE_READY_KEY = "ats_storage_ready"
 
 
 class Health(msgspec.Struct):
@@ -46,9 +51,11 @@ class HealthController(Controller):
         return Health("ok")
 
     @get("/ready")
-    async def ready(self, runtime: Runtime) -> Health:
-        """503 when PostgreSQL or S3 does not answer."""
-        db_ok, s3_ok = await check_database(runtime), await check_storage(runtime)
+    async def ready(self, request: Request[Any, Any, Any], runtime: Runtime) -> Health:
+        """503 when PostgreSQL or S3 does not answer, or while start-up has not yet made sure the bucket exists."""
+        bucket_ensured = request.app.state.get(STORAGE_READY_KEY, True) is not False
+        db_ok = await check_database(runtime)
+        s3_ok = bucket_ensured and await check_storage(runtime)
         if not (db_ok and s3_ok):
             down = [name for name, ok in (("database", db_ok), ("storage", s3_ok)) if not ok]
             raise ServiceUnavailable(f"Not ready: {', '.join(down)} unavailable")

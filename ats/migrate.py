@@ -7,6 +7,8 @@ the server connects as the *app* role, which owns nothing and holds only the pri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -31,8 +33,34 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+#: The PostgreSQL advisory lock key every ``ats db upgrade`` takes (the bytes of "atsmigrt"): two at once serialize.
+MIGRATION_LOCK_KEY = 0x6174736D69677274
+
+
+@contextmanager
+def migration_lock(database_url: str) -> Iterator[None]:
+    """Hold the migration advisory lock (session-level, on a connection of its own) for the block.
+
+    Replicas or one-shot jobs that upgrade at once wait here in turn; the later ones find the schema at head.
+    The lock goes with the connection, so a killed upgrade never leaves it held.
+    """
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    with migration_lock(database_url):
+        command.upgrade(alembic_config(database_url), revision)
 
 
 def role_of(database_url: str) -> str:
@@ -45,9 +73,12 @@ def upgrade_and_grant(app_url: str, owner_url: str | None) -> None:
 
     Without an owner URL, or when both URLs name the same role, there is nothing to grant.
     """
-    upgrade(owner_url or app_url)
-    if owner_url is not None and role_of(owner_url) != role_of(app_url):
-        grant_app_role(owner_url, role_of(app_url))
+    migrator = owner_url or app_url
+    # One lock around both: concurrent GRANTs on one object fail ("tuple concurrently updated").
+    with migration_lock(migrator):
+        command.upgrade(alembic_config(migrator), "head")
+        if owner_url is not None and role_of(owner_url) != role_of(app_url):
+            grant_app_role(owner_url, role_of(app_url))
 
 
 def grant_app_role(owner_url: str, app_role: str) -> None:

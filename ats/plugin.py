@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,14 +25,16 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import events
 from .api.cors import CORSMiddleware, add_cors_headers
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
+from .api.health import STORAGE_READY_KEY
 from .api.logging import configure_logging, request_logging_middleware
+from .api.metrics import metrics_controller
 from .api.openapi import API_DESCRIPTION, OfflineSwagger, OpenAPIJson, assets_router
 from .api.routes import build_routers
 from .runtime import Runtime
@@ -47,6 +50,50 @@ log = logging.getLogger("ats")
 
 async def _ignore_event(*_: Any, **__: Any) -> None:
     return None
+
+
+#: Backoff between attempts to reach S3 at start-up: doubling from the first to the cap, with jitter.
+STORAGE_RETRY_FIRST = 0.5
+STORAGE_RETRY_CAP = 10.0
+
+
+async def _ensure_storage(app: Litestar, runtime: Runtime, *, warn: bool) -> bool:
+    """One attempt: the bucket exists (readiness then reports storage), then its CORS rule; True when both are done.
+
+    An S3 without bucket CORS (501) counts as done: the API works without the rule.
+    """
+    settings = runtime.settings
+    if not app.state.get(STORAGE_READY_KEY):
+        try:
+            with anyio.fail_after(settings.s3_timeout + 1):
+                await anyio.to_thread.run_sync(runtime.documents.ensure_bucket, abandon_on_cancel=True)
+        except Exception as exc:
+            (log.warning if warn else log.debug)("document storage not ready: %s", type(exc).__name__)
+            return False
+        app.state[STORAGE_READY_KEY] = True
+    try:
+        with anyio.fail_after(settings.s3_timeout + 5):
+            await careers_board.sync_bucket_cors(runtime.uow, runtime.documents, settings.cors_origins, clear=False)
+    except Exception as exc:
+        if "NotImplemented" in str(exc) or "501" in str(exc):
+            log.warning("document storage has no bucket CORS: %s", type(exc).__name__)
+            return True
+        (log.warning if warn else log.debug)("document storage CORS rule not set: %s", type(exc).__name__)
+        return False
+    return True
+
+
+async def _ensure_storage_until_done(app: Litestar, runtime: Runtime) -> None:
+    delay = STORAGE_RETRY_FIRST
+    attempts = 1
+    while True:
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: replicas do not retry in step
+        attempts += 1
+        # warn now and then (every 10th attempt), not at every retry
+        if await _ensure_storage(app, runtime, warn=attempts % 10 == 0):
+            log.info("document storage ready after %d attempts", attempts)
+            return
+        delay = min(delay * 2, STORAGE_RETRY_CAP)
 
 
 @dataclass
@@ -104,9 +151,7 @@ class ATSPlugin(InitPlugin):
         # token) becomes its response here, inside the request log and the metrics: both see the status sent.
         app_config.middleware.append(wrap_in_exception_handler)
         app_config.before_send.append(add_cors_headers)
-        app_config.route_handlers.append(
-            type("MetricsController", (PrometheusController,), {"path": f"{self.prefix}/metrics"})
-        )
+        app_config.route_handlers.append(metrics_controller(f"{self.prefix}/metrics", self.settings.metrics_token))
         fallback = by_path(self.prefix)
         app_config.exception_handlers.setdefault(NotFoundException, fallback)
         app_config.exception_handlers.setdefault(MethodNotAllowedException, fallback)
@@ -132,21 +177,21 @@ class ATSPlugin(InitPlugin):
         runtime = Runtime.create(settings, engine=self.config.engine)
         runtime.emit = app.emit
         runtime.api_base = f"{self.prefix}/api/v1"
-        try:
-            with anyio.fail_after(settings.s3_timeout + 1):
-                await anyio.to_thread.run_sync(runtime.documents.ensure_bucket, abandon_on_cancel=True)
-        except Exception as exc:  # S3 may come up later; readiness reports it meanwhile.
-            log.warning("document storage not ready at start: %s", type(exc).__name__)
         app.state[STATE_KEY] = runtime
-        try:
-            with anyio.fail_after(settings.s3_timeout + 5):
-                await careers_board.sync_bucket_cors(runtime.uow, runtime.documents, settings.cors_origins, clear=False)
-        except Exception as exc:  # an S3 without bucket CORS, or one not up yet: the API works without it
-            log.warning("document storage CORS rule not set: %s", type(exc).__name__)
+        # The bucket and its CORS rule: tried once now; an S3 that is not up yet (compose starts it alongside)
+        # is retried in the background with backoff until it answers, and readiness stays 503 meanwhile.
+        app.state[STORAGE_READY_KEY] = False
+        storage = None
+        if not await _ensure_storage(app, runtime, warn=True):
+            storage = asyncio.create_task(_ensure_storage_until_done(app, runtime))
         jobs = asyncio.create_task(background_jobs(runtime)) if self.config.background_jobs else None
         try:
             yield
         finally:
+            if storage is not None:
+                storage.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await storage
             if jobs is not None:
                 jobs.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

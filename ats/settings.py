@@ -239,6 +239,9 @@ class Settings:
     audit_signing_key: str | None = setting(None, _parse_signing_key, secret=True)
     audit_bucket: str = setting("ats-audit", _parse_text)
     audit_checkpoint_retention: int = setting(7 * 365 * 86400, parse_duration)
+    # When set, GET /metrics requires ``Authorization: Bearer <this token>``; unset, /metrics is open (keep it
+    # off the public network then).
+    metrics_token: str | None = setting(None, _parse_optional_text, secret=True)
     # ``ATS_*`` variables that name no setting (each is warned about at load).
     extra: Mapping[str, str] = field(default_factory=dict)
 
