@@ -28,6 +28,12 @@ from tests.integration.test_public_apply import complete, post_apply, upload
 from tests.samples import PDF
 
 
+def with_comment(marker: str) -> bytes:
+    """The sample PDF with the marker in a comment inside it (data after %%EOF is refused)."""
+    body, end = PDF.rsplit(b"%%EOF", 1)
+    return body + f"% {marker}\n".encode() + b"%%EOF" + end
+
+
 class Recorder(logging.Handler):
     """Keeps every record, whole: message, arguments and structured fields."""
 
@@ -155,7 +161,7 @@ async def applicant_life(
     assert (await post_apply(client, body)).status_code == 422
     document = public.json()["included"][0]
     meta = document["meta"]["upload"]
-    stored = await upload(meta, PDF + f"\n% {marker}\n".encode())
+    stored = await upload(meta, with_comment(marker))
     assert stored.status_code in (200, 201, 204), stored.text
     done = await complete(client, document["id"], meta["upload_token"])
     assert done.status_code == 200, done.text
@@ -205,7 +211,7 @@ async def applicant_life(
             assert moved.status_code == 200, moved.text
         uploaded = await client.post(
             f"{base}/documents",
-            files={"file": (f"{marker} letter.pdf", PDF + f"\n% {marker}\n".encode())},
+            files={"file": (f"{marker} letter.pdf", with_comment(marker))},
             data={"type": "cover_letter"},
             headers=h,
         )
