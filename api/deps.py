@@ -114,15 +114,16 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 await leftover.close()
 
 
-_takes_session_cache: dict[int, bool] = {}
+_takes_session_cache: dict[int, tuple[BaseRouteHandler, bool]] = {}
 
 
 def _takes_session(handler: BaseRouteHandler) -> bool:
     """Whether the handler asks for the request's session (``db_session``) at all."""
-    key = id(handler)
-    if key not in _takes_session_cache:
-        _takes_session_cache[key] = "db_session" in handler.parsed_fn_signature.parameters
-    return _takes_session_cache[key]
+    cached = _takes_session_cache.get(id(handler))
+    if cached is None or cached[0] is not handler:  # see _body_types: ids are reused
+        takes = "db_session" in handler.parsed_fn_signature.parameters
+        cached = _takes_session_cache[id(handler)] = (handler, takes)
+    return cached[1]
 
 
 def requires(
@@ -154,12 +155,12 @@ def account_member(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         raise Forbidden(f"The role {principal.role!r} may not do this")
 
 
-_allowed_query_cache: dict[int, frozenset[str]] = {}
+_allowed_query_cache: dict[int, tuple[BaseRouteHandler, frozenset[str]]] = {}
 
 
 def _allowed_query(handler: BaseRouteHandler) -> frozenset[str]:
-    key = id(handler)
-    if key not in _allowed_query_cache:
+    cached = _allowed_query_cache.get(id(handler))
+    if cached is None or cached[0] is not handler:  # see _body_types: ids are reused
         names: set[str] = set()
         for name, field in handler.parsed_fn_signature.parameters.items():
             kwarg = field.kwarg_definition
@@ -171,8 +172,8 @@ def _allowed_query(handler: BaseRouteHandler) -> frozenset[str]:
                 names.add(kwarg.query or name)
             elif kwarg is None or isinstance(kwarg, KwargDefinition):
                 names.add(name)
-        _allowed_query_cache[key] = frozenset(names)
-    return _allowed_query_cache[key]
+        cached = _allowed_query_cache[id(handler)] = (handler, frozenset(names))
+    return cached[1]
 
 
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
@@ -191,17 +192,19 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
         )
 
 
-_body_types: dict[int, Any] = {}
+# Keyed by id(), so each entry keeps its handler: an id is only unique while its object lives, and a process that
+# builds many apps (a test suite, a host app reloading) would otherwise read another handler's body type.
+_body_types: dict[int, tuple[BaseRouteHandler, Any]] = {}
 
 
 def _body_type(handler: BaseRouteHandler) -> Any:
-    key = id(handler)
-    if key not in _body_types:
+    cached = _body_types.get(id(handler))
+    if cached is None or cached[0] is not handler:
         field = getattr(handler, "parsed_data_field", None)
         annotation = field.annotation if field is not None else None
         is_struct = isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
-        _body_types[key] = annotation if is_struct else None
-    return _body_types[key]
+        cached = _body_types[id(handler)] = (handler, annotation if is_struct else None)
+    return cached[1]
 
 
 async def validate_body(request: Request[Any, Any, Any]) -> None:
