@@ -385,3 +385,40 @@ class PendingDeletion(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class EventPosition(Base):
+    """The last outbox position handed out per account; its row lock orders an account's events by commit."""
+
+    __tablename__ = "event_positions"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    last: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class OutboxEvent(Base):
+    """A domain event written in the transaction of its change (§12): the source of webhooks and the feed.
+
+    ``position`` increases per account in commit order. ``data`` is the state at ``occurred_at``; an
+    erasure replaces the ``data`` of the erased person's events with ids only.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        UniqueConstraint("account_id", "position"),
+        Index(None, "occurred_at"),
+        Index(None, "account_id", "application_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # no foreign keys: an erased application's tombstone outlives it
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
