@@ -74,3 +74,17 @@ async def append(
         )
     ).scalar_one()
     return Appended(event_id, account_id, int(position), type, at)
+
+
+def envelope(
+    *, id: uuid.UUID, type: str, account_id: uuid.UUID, position: int, occurred_at: datetime, data: dict[str, Any]
+) -> dict[str, Any]:
+    """One event as the feed lists it and a webhook posts it (§12): the same bytes for both."""
+    return {
+        "id": str(id),
+        "type": type,
+        "account_id": str(account_id),
+        "position": position,
+        "occurred_at": occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
