@@ -11,16 +11,20 @@ import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ats.storage import StorageUnavailable
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from ats import ATSConfig, ATSPlugin, migrate
 from ats.embedded import EmbeddedPostgres
+from ats.models import Document
 from ats.runtime import Runtime
-from ats.services.documents import application_prefix
+from ats.services.documents import application_prefix, sweep
 from ats.settings import Settings
 from tests.conftest import Account, new_account, problem
 from tests.integration.helpers import assert_jsonapi, make_application, make_job
@@ -218,3 +222,48 @@ async def test_postgres_killed_while_a_download_in_the_request_transaction_waits
     problem(response, 503, "service_unavailable")
     assert "Traceback" not in response.text and "SELECT" not in response.text
     assert request_log.statuses("GET", path) == [503]
+
+
+async def test_a_sealed_copy_left_by_a_failed_complete_is_swept(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 fails after ``complete`` copied the staged bytes, and again on the clean-up of that copy: 503, the row
+    stays ``uploading``, and the sweep of abandoned uploads removes the copy with the row (found under load by
+    ``test_fault_under_load``: the sweep deleted only the document's plain key, never a ``{key}.{suffix}`` copy)."""
+    job = await make_job(account)
+    created = (await post_apply(client, apply_body(job["id"]))).json()
+    doc = created["included"][0]
+    assert (await upload(doc["meta"]["upload"], PDF)).status_code in (200, 201, 204)
+    store = runtime.documents
+    prefix = application_prefix(account.id, uuid.UUID(created["data"]["id"]))
+
+    def s3_gone(*_: object) -> int:
+        raise StorageUnavailable("S3 went away")
+
+    delete = store.delete
+
+    def delete_staging_only(key: str) -> None:
+        if "/staging/" not in key:
+            raise StorageUnavailable("S3 went away")
+        delete(key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "head", s3_gone)
+        patch.setattr(store, "delete", delete_staging_only)
+        response = await complete(client, doc["id"], doc["meta"]["upload"]["upload_token"])
+    assert assert_jsonapi(response, 503)["errors"][0]["code"] == "service_unavailable"
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)
+    copies = [item["Key"] for item in listed.get("Contents", [])]
+    assert len(copies) == 1 and copies[0].startswith(f"{prefix}{doc['id']}.")  # the sealed copy, nothing served
+
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(doc["id"]))
+            .values(created_at=Document.created_at - timedelta(seconds=runtime.settings.upload_ttl + 60))
+        )
+    swept = await sweep(runtime.uow, store, upload_ttl=runtime.settings.upload_ttl)
+    assert swept.documents >= 1
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix).get("KeyCount", 0) == 0
+    async with runtime.transaction() as session:
+        assert await session.get(Document, uuid.UUID(doc["id"])) is None
