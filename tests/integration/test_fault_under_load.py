@@ -23,6 +23,7 @@ async def test_postgres_crash_and_s3_stop_under_load() -> None:
     # every answer in the contract: 2xx, 4xx or 503 in its family's shape; none missing, no 500
     assert not outcome.faults, (outcome.faults[:10], report)
     assert outcome.by_class["500"] == outcome.by_class["5xx"] == outcome.by_class["none"] == 0, report
+    assert outcome.requests == sum(outcome.by_class[k] for k in ("2xx", "4xx", "503")), report
     assert 500 not in outcome.server_log_statuses and not outcome.server_log_errors, report
     # the faults were felt, and the flows ran before, between and after them
     assert outcome.by_class["503"] > 0, report
