@@ -438,7 +438,10 @@ async def sweep(uow: UnitOfWork, store: Documents, *, upload_ttl: int, batch: in
         if not stuck:
             break
         for document in stuck:
-            await anyio.to_thread.run_sync(store.delete, document.storage_key)
+            # Everything under the document's key: its object, and any sealed copy (``{key}.{suffix}``) that a
+            # ``complete`` could not remove when S3 failed during its clean-up.
+            key = storage_key(document.account_id, document.application_id, document.id)
+            await anyio.to_thread.run_sync(store.delete_prefix, key)
             await anyio.to_thread.run_sync(store.delete, staging_key(document))
         async with uow() as session:
             result: Any = await session.execute(

@@ -6,21 +6,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import re
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ats.storage import StorageUnavailable
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from ats import ATSConfig, ATSPlugin, migrate
 from ats.embedded import EmbeddedPostgres
+from ats.errors import DomainError
+from ats.models import Document
 from ats.runtime import Runtime
-from ats.services.documents import application_prefix
+from ats.services import notes
+from ats.services.documents import application_prefix, sweep
 from ats.settings import Settings
 from tests.conftest import Account, new_account, problem
 from tests.integration.helpers import assert_jsonapi, make_application, make_job
@@ -218,3 +228,131 @@ async def test_postgres_killed_while_a_download_in_the_request_transaction_waits
     problem(response, 503, "service_unavailable")
     assert "Traceback" not in response.text and "SELECT" not in response.text
     assert request_log.statuses("GET", path) == [503]
+
+
+async def test_a_sealed_copy_left_by_a_failed_complete_is_swept(
+    account: Account, client: AsyncTestClient[Litestar], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 fails after ``complete`` copied the staged bytes, and again on the clean-up of that copy: 503, the row
+    stays ``uploading``, and the sweep of abandoned uploads removes the copy with the row (found under load by
+    ``test_fault_under_load``: the sweep deleted only the document's plain key, never a ``{key}.{suffix}`` copy)."""
+    job = await make_job(account)
+    created = (await post_apply(client, apply_body(job["id"]))).json()
+    doc = created["included"][0]
+    assert (await upload(doc["meta"]["upload"], PDF)).status_code in (200, 201, 204)
+    store = runtime.documents
+    prefix = application_prefix(account.id, uuid.UUID(created["data"]["id"]))
+
+    def s3_gone(*_: object) -> int:
+        raise StorageUnavailable("S3 went away")
+
+    delete = store.delete
+
+    def delete_staging_only(key: str) -> None:
+        if "/staging/" not in key:
+            raise StorageUnavailable("S3 went away")
+        delete(key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "head", s3_gone)
+        patch.setattr(store, "delete", delete_staging_only)
+        response = await complete(client, doc["id"], doc["meta"]["upload"]["upload_token"])
+    assert assert_jsonapi(response, 503)["errors"][0]["code"] == "service_unavailable"
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)
+    copies = [item["Key"] for item in listed.get("Contents", [])]
+    assert len(copies) == 1 and copies[0].startswith(f"{prefix}{doc['id']}.")  # the sealed copy, nothing served
+
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(doc["id"]))
+            .values(created_at=Document.created_at - timedelta(seconds=runtime.settings.upload_ttl + 60))
+        )
+    swept = await sweep(runtime.uow, store, upload_ttl=runtime.settings.upload_ttl)
+    assert swept.documents >= 1
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix).get("KeyCount", 0) == 0
+    async with runtime.transaction() as session:
+        assert await session.get(Document, uuid.UUID(doc["id"])) is None
+
+
+def _killed_mid_transaction(pg: EmbeddedPostgres) -> None:
+    """SIGKILL the postmaster (a crash), then wait until its backends, which notice its death, are gone too."""
+    pid = pg.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while any(_parent(stat) == pid for stat in Path("/proc").glob("[0-9]*/stat")):
+        assert time.monotonic() < deadline, "the crashed postmaster's backends did not exit"
+        time.sleep(0.05)
+
+
+def _parent(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+async def test_postgres_killed_mid_transaction_of_a_note_is_503(
+    throwaway_pg: Throwaway, monkeypatch: pytest.MonkeyPatch, request_log: Records
+) -> None:
+    """No S3 in the request: PostgreSQL crashes between the note's application lookup (row locked, transaction
+    open) and its INSERT. The INSERT fails on the dead connection: 503 in problem+json, in the request log and in
+    /metrics."""
+    env = throwaway_pg
+    account = await new_account(env.client, env.runtime)
+    insert_note = notes.insert_note
+
+    async def crash_then_insert(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.to_thread(_killed_mid_transaction, env.pg)
+        return await insert_note(*args, **kwargs)
+
+    monkeypatch.setattr(notes, "insert_note", crash_then_insert)
+    await _note_during_a_crash(env, account, account.headers, request_log)
+
+
+async def test_postgres_killed_before_a_refused_note_rolls_back_is_503(
+    throwaway_pg: Throwaway, monkeypatch: pytest.MonkeyPatch, request_log: Records
+) -> None:
+    """The ExceptionGroup path without S3: a compliance user's note is refused (403) after the lookup, and
+    PostgreSQL crashed in between. The session did not see the crash, so the request's closing ROLLBACK fails on the
+    dead connection; Litestar raises it with the refusal from the dependency clean-up as an ExceptionGroup, which
+    must be the outage's 503 (the refusal cannot be confirmed), logged and counted as such."""
+    env = throwaway_pg
+    account = await new_account(env.client, env.runtime)
+    _, compliance = await account.user("compliance")
+    lookup = notes.get_application_row
+
+    async def lookup_crash_refuse(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await lookup(*args, **kwargs)
+        except DomainError:
+            await asyncio.to_thread(_killed_mid_transaction, env.pg)
+            raise
+
+    monkeypatch.setattr(notes, "get_application_row", lookup_crash_refuse)
+    await _note_during_a_crash(env, account, compliance, request_log)
+
+
+async def _note_during_a_crash(env: Throwaway, account: Account, headers: dict[str, str], request_log: Records) -> None:
+    job = await make_job(account)
+    application = await make_application(account, job["id"])
+    path = f"/api/v1/applications/{application['id']}/notes"
+    before = _note_counts((await env.client.get("/metrics")).text)
+    response = await env.client.post(path, json={"content": "during the crash"}, headers=headers)
+    problem(response, 503, "service_unavailable")
+    assert "Traceback" not in response.text and "INSERT" not in response.text and "ROLLBACK" not in response.text
+    assert request_log.statuses("POST", path) == [503]
+    after = _note_counts((await env.client.get("/metrics")).text)
+    grown = {status: after[status] - before.get(status, 0.0) for status in after}
+    assert {status: n for status, n in grown.items() if n} == {"503": 1.0}, (before, after)
+
+
+def _note_counts(metrics: str) -> dict[str, float]:
+    """``POST …/notes`` requests counted by ``/metrics`` (labelled by route template), by status code."""
+    counts: dict[str, float] = {}
+    for match in re.finditer(r"^ats_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", metrics, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group("labels")))
+        if labels.get("method") == "POST" and re.fullmatch(r"/api/v1/applications/\{[^/]+\}/notes", labels["path"]):
+            counts[labels["status_code"]] = float(match.group("value"))
+    return counts
