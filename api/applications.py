@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.auth import Principal
 from ats.errors import BadRequest
-from ats.models import Note
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import application_views, applications, jobs, notes, ratings
-from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
+from ats.services.applications import note_view
+from ats.views import ApplicationView, NoteView, RatingSummary, RatingView
 from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import account_member, provide_principal, requires
@@ -93,11 +93,6 @@ def parse_if_match(request: Request[Any, Any, Any]) -> int | None:
 
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
-
-
-def note_view(row: Note) -> NoteView:
-    author = Ref(row.author_id, row.author_name) if row.author_id else None
-    return NoteView(row.id, row.content, row.internal, author, row.created_at, row.updated_at)
 
 
 class ApplicationController(Controller):

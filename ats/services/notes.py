@@ -13,7 +13,7 @@ from ..db import utcnow
 from ..errors import Forbidden, NotFound
 from ..models import Note
 from ..roles import Permission, Role
-from .applications import get_application_row, insert_note
+from .applications import get_application_row, insert_note, queue_note_event
 
 
 async def add_note(
@@ -75,6 +75,7 @@ async def update_note(
             object_id=note.id,
             data={"application_id": str(application_id), "fields": changed},
         )
+        queue_note_event(session, "note.updated", note)
     return note
 
 
@@ -92,3 +93,4 @@ async def delete_note(
         object_id=note_id,
         data={"application_id": str(application_id)},
     )
+    queue_note_event(session, "note.deleted", note)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
+from .. import audit, events, payloads
 from ..auth import Principal
 from ..db import new_id, utcnow
 from ..errors import FieldError, ValidationFailed
@@ -44,7 +44,7 @@ async def set_rating(
     application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     assert principal.id is not None
     now = utcnow()
-    await session.execute(
+    created_at = await session.scalar(
         insert(Rating)
         .values(
             id=new_id(),
@@ -66,6 +66,7 @@ async def set_rating(
                 "reviewer_name": actor_name(principal),
             },
         )
+        .returning(Rating.created_at)
     )
     total, count = (
         await session.execute(
@@ -90,7 +91,20 @@ async def set_rating(
         data={"rating": rating, "criteria_count": len(criteria)},
     )
     average = round(int(total) / int(count), 2) if count else None
+    view = RatingView(Ref(principal.id, actor_name(principal)), rating, criteria, created_at or now, now)
+    events.queue(
+        session,
+        "rating.set",
+        data=payloads.rating(view, application.id, average=average, count=int(count)),
+        application_id=application.id,
+        account_id=application.account_id,
+        job_id=application.job_id,
+    )
     return RatingSummary(rating, criteria, average, int(count))
+
+
+def rating_view(row: Rating) -> RatingView:
+    return RatingView(Ref(row.reviewer_id, row.reviewer_name), row.rating, row.criteria, row.created_at, row.updated_at)
 
 
 async def list_ratings(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[RatingView]:
@@ -98,6 +112,4 @@ async def list_ratings(session: AsyncSession, principal: Principal, application_
     rows = await session.scalars(
         select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
     )
-    return [
-        RatingView(Ref(r.reviewer_id, r.reviewer_name), r.rating, r.criteria, r.created_at, r.updated_at) for r in rows
-    ]
+    return [rating_view(r) for r in rows]
