@@ -21,7 +21,7 @@ __all__ = ["Job", "QuestionOut", "questions_out"]  # the shapes live in the doma
 from ats.vocabulary import EmploymentType, JobStatus, QuestionType
 
 from .deps import account_member, provide_principal, requires
-from .paging import check_page, page_meta
+from .paging import check_page, page_meta, parse_updated_since
 from .schemas import Input, Many, One, whole
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=r"\S")]
@@ -86,13 +86,17 @@ class JobController(Controller):
         search: Annotated[str, msgspec.Meta(max_length=200)] | None = None,
         page: int = 1,
         per_page: int = 20,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
     ) -> Many[Job]:
         check_page(page, per_page)
-        rows, total = await jobs.list_jobs(
-            db_session,
-            principal,
-            jobs.JobFilters(status=status, search=search, offset=(page - 1) * per_page, limit=per_page),
+        filters = jobs.JobFilters(
+            status=status,
+            search=search,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+            updated_since=parse_updated_since(updated_since),
         )
+        rows, total = await jobs.list_jobs(db_session, principal, filters)
         return Many([jobs.view(r) for r in rows], page_meta(total, page, per_page))
 
     @post("/", guards=[requires(Permission.WRITE_JOBS)])

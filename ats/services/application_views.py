@@ -205,6 +205,7 @@ class ApplicationFilters:
     page: int = 1
     per_page: int = 20
     cursor: str | None = None
+    updated_since: datetime | None = None
 
 
 @dataclass
@@ -275,6 +276,8 @@ async def list_applications(
         where.append(Application.created_at >= filters.date_from)
     if filters.date_to is not None:
         where.append(Application.created_at < filters.date_to)
+    if filters.updated_since is not None:
+        where.append(Application.updated_at >= filters.updated_since)
     key = _sort_key(filters.orderby)
     descending = filters.order == "desc"
     page = filters.page

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -212,6 +212,7 @@ async def insert_note(
         updated_at=now,
     )
     session.add(note)
+    application.updated_at = now  # its JSON (§5) embeds its notes: ``updated_since`` finds it
     await session.flush()
     await audit.record(
         session,
@@ -239,6 +240,16 @@ def queue_note_event(session: AsyncSession, name: str, note: Note) -> None:
         application_id=note.application_id,
         account_id=note.account_id,
         note_id=note.id,
+    )
+
+
+async def touch(session: AsyncSession, application_id: uuid.UUID) -> None:
+    """A note, rating or document of the application changed: so did its JSON (§5), for ``updated_since``."""
+    await session.execute(
+        update(Application)
+        .where(Application.id == application_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -33,7 +33,7 @@ from ..models import Application, Document, IdempotencyKey
 from ..roles import Permission
 from ..runtime import Runtime
 from .application_views import document_view
-from .applications import get_application_row
+from .applications import get_application_row, touch
 
 log = logging.getLogger("ats.documents")
 
@@ -210,6 +210,7 @@ async def complete_upload(
 
 
 async def _uploaded(session: AsyncSession, principal: Principal, document: Document) -> None:
+    await touch(session, document.application_id)
     await audit.record(
         session,
         principal,
@@ -395,6 +396,7 @@ async def delete_document(
     document = await get_document(session, principal, application_id, document_id, permission=Permission.WORK)
     await session.delete(document)
     await session.flush()
+    await touch(session, document.application_id)
     await audit.record(
         session,
         principal,

@@ -23,6 +23,7 @@ from ..models import EventPosition, OutboxEvent
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_POSITION = 2**63 - 1  # positions are bigint
 
 
 @dataclass
@@ -50,8 +51,8 @@ def parse_types(raw: str | None, pointer: str = "types") -> list[str]:
 
 def check_paging(after: int | None, limit: int) -> None:
     errors = []
-    if after is not None and after < 0:
-        errors.append(FieldError("after", "must be 0 or more"))
+    if after is not None and not 0 <= after <= MAX_POSITION:
+        errors.append(FieldError("after", f"must be between 0 and {MAX_POSITION}"))
     if not 1 <= limit <= MAX_LIMIT:
         errors.append(FieldError("limit", f"must be between 1 and {MAX_LIMIT}"))
     if errors:

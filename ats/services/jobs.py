@@ -91,6 +91,7 @@ class JobFilters:
     search: str | None = None
     offset: int = 0
     limit: int = 20
+    updated_since: datetime | None = None
 
 
 async def list_jobs(session: AsyncSession, principal: Principal, filters: JobFilters) -> tuple[list[JobPosting], int]:
@@ -99,6 +100,8 @@ async def list_jobs(session: AsyncSession, principal: Principal, filters: JobFil
         where.append(JobPosting.status == filters.status)
     if filters.search:
         where.append(JobPosting.title.ilike("%" + escape_like(filters.search) + "%", escape="\\"))
+    if filters.updated_since is not None:
+        where.append(JobPosting.updated_at >= filters.updated_since)
     total = int(await session.scalar(select(func.count()).select_from(JobPosting).where(*where)) or 0)
     rows = await session.scalars(
         select(JobPosting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -78,10 +79,10 @@ async def set_rating(
     await session.execute(
         update(Application)
         .where(Application.id == application.id)
-        .values(rating_total=int(total), rating_count=int(count))
+        .values(rating_total=int(total), rating_count=int(count), updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    application.rating_total, application.rating_count = int(total), int(count)
+    application.rating_total, application.rating_count, application.updated_at = int(total), int(count), now
     await audit.record(
         session,
         principal,
@@ -107,9 +108,11 @@ def rating_view(row: Rating) -> RatingView:
     return RatingView(Ref(row.reviewer_id, row.reviewer_name), row.rating, row.criteria, row.created_at, row.updated_at)
 
 
-async def list_ratings(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[RatingView]:
+async def list_ratings(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, updated_since: datetime | None = None
+) -> list[RatingView]:
     application = await get_application_row(session, principal, application_id)
-    rows = await session.scalars(
-        select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
-    )
-    return [rating_view(r) for r in rows]
+    query = select(Rating).where(Rating.application_id == application.id)
+    if updated_since is not None:
+        query = query.where(Rating.updated_at >= updated_since)
+    return [rating_view(r) for r in await session.scalars(query.order_by(Rating.created_at, Rating.id))]

@@ -256,3 +256,18 @@ async def test_erasure_leaves_ids_only_in_the_outbox_and_a_tombstone(
     for event in mine[:-1]:
         assert event["data"]["application_id"] == application_id and event["data"]["redacted"] is True
         assert set(event["data"]) <= {"id", "application_id", "job_id", "redacted"}
+
+
+async def test_bad_feed_parameters_are_4xx_problems(client: AsyncTestClient[Litestar], account: Account) -> None:
+    for query, pointer in (
+        ("after=-1", "after"),
+        ("after=100000000000000000000000000000", "after"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("types=application.created,lunch.eaten", "types"),
+    ):
+        body = problem(await client.get(f"/api/v1/events?{query}", headers=account.headers), 422, "validation_failed")
+        assert [e["pointer"] for e in body["errors"]] == [pointer], query
+    problem(await client.get("/api/v1/events?after=abc", headers=account.headers), 400)
+    _, recruiter = await account.user("recruiter")
+    problem(await client.get("/api/v1/events", headers=recruiter), 403, "forbidden")
