@@ -271,3 +271,29 @@ async def test_bad_feed_parameters_are_4xx_problems(client: AsyncTestClient[Lite
     problem(await client.get("/api/v1/events?after=abc", headers=account.headers), 400)
     _, recruiter = await account.user("recruiter")
     problem(await client.get("/api/v1/events", headers=recruiter), 403, "forbidden")
+
+
+async def test_retentions_erasure_redacts_too(
+    client: AsyncTestClient[Litestar], account: Account, runtime: Runtime
+) -> None:
+    secret = uuid.uuid4().hex
+    job = await make_job(account)
+    application = await make_application(account, job["id"], name=f"Retained{secret}")
+    await move(client, account.headers, application["id"], "rejected", note=f"Why{secret}")
+    async with runtime.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE applications SET status_changed_at = status_changed_at - make_interval(days => :days) WHERE id = :id"
+            ),
+            {"days": runtime.settings.retention_days + 1, "id": uuid.UUID(application["id"])},
+        )
+    run = await client.post("/api/v1/retention/run", headers=account.headers)
+    assert run.status_code == 200 and run.json()["data"]["erased"] == [application["id"]]
+    async with runtime.transaction() as session:
+        stored = await session.scalar(
+            text("SELECT string_agg(data::text, ' ') FROM outbox_events WHERE account_id = :a"), {"a": account.id}
+        )
+    assert secret not in str(stored)
+    events = await read_all(account, limit=100)
+    assert events[-1]["type"] == "application.erased"
+    assert events[-1]["data"] == {"application_id": application["id"], "job_id": job["id"]}

@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import Account, problem
-from tests.integration.helpers import make_application, make_job, move
+from tests.integration.helpers import assert_jsonapi, jsonapi_error, make_application, make_job, move
 
 
 def _ids(response: object) -> set[str]:
@@ -52,6 +52,10 @@ async def test_lists_return_what_changed_since(client: AsyncTestClient[Litestar]
     notes = f"/api/v1/applications/{noted['id']}/notes"
     assert _ids(await client.get(notes, params=params, headers=admin)) == {new_note["id"]}
     assert _ids(await client.get(notes, headers=admin)) == {old_note["id"], new_note["id"]}
+    applicants = await client.get(
+        "/api/v1/applicants", params={"filter[updated_since]": since.isoformat()}, headers=admin
+    )
+    assert {a["id"] for a in assert_jsonapi(applicants, 200)["data"]} == applications
     ratings = await client.get(f"/api/v1/applications/{rated['id']}/ratings", params=params, headers=admin)
     assert [r["rating"] for r in ratings.json()["data"]] == [3]
 
@@ -74,3 +78,13 @@ async def test_a_bad_instant_is_422_naming_the_parameter(
     body = problem(await client.get(path, params={"updated_since": value}, headers=account.headers), 422)
     assert body["code"] == "validation_failed"
     assert [e["pointer"] for e in body["errors"]] == ["updated_since"]
+
+
+async def test_the_jsonapi_list_names_the_filter_in_its_error(
+    client: AsyncTestClient[Litestar], account: Account
+) -> None:
+    response = await client.get(
+        "/api/v1/applicants", params={"filter[updated_since]": "2025-01-16"}, headers=account.headers
+    )
+    errors = jsonapi_error(response, 422)
+    assert [e["source"] for e in errors] == [{"parameter": "filter[updated_since]"}]
