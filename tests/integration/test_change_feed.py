@@ -3,6 +3,7 @@ the state at that moment; ``GET /api/v1/events`` replays them in order; retentio
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,14 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
+from litestar.events import listener
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
+from ats import ATSConfig, ATSPlugin
 from ats.auth import Principal
 from ats.db import utcnow
 from ats.runtime import Runtime
 from ats.services import feed, jobs
-from tests.conftest import Account, problem
+from ats.settings import Settings
+from tests.conftest import PASSWORD, Account, problem
 from tests.integration.helpers import make_application, make_job, move
 from tests.integration.test_public_apply import apply_body, post_apply
 from tests.samples import PDF
@@ -297,3 +301,42 @@ async def test_retentions_erasure_redacts_too(
     events = await read_all(account, limit=100)
     assert events[-1]["type"] == "application.erased"
     assert events[-1]["data"] == {"application_id": application["id"], "job_id": job["id"]}
+
+
+HEARD: list[tuple[str, dict[str, Any]]] = []
+
+
+@listener("note.created", "job.created")
+async def _host_listener(**kwargs: Any) -> None:
+    HEARD.append((str(kwargs["event"]["type"]), kwargs))
+
+
+async def test_a_host_app_under_a_prefix_hears_every_event_and_its_urls_name_the_prefix(
+    settings: Settings, account: Account
+) -> None:
+    HEARD.clear()
+    host = Litestar(
+        plugins=[ATSPlugin(ATSConfig(settings=settings, path_prefix="/ats", background_jobs=False))],
+        listeners=[_host_listener],
+    )
+    async with AsyncTestClient(app=host) as client:
+        token = await client.post("/ats/api/v1/auth/token", json={"email": account.admin_email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        job = await client.post("/ats/api/v1/jobs", json={"title": "Host", "status": "published"}, headers=headers)
+        job_id = job.json()["data"]["id"]
+        person = {"name": "Ada", "email": f"ada-{uuid.uuid4().hex[:8]}@example.com"}
+        created = await client.post(
+            "/ats/api/v1/applications", json={"job_id": job_id, "candidate": person}, headers=headers
+        )
+        base = f"/ats/api/v1/applications/{created.json()['data']['id']}"
+        await client.post(f"{base}/notes", json={"content": "hello"}, headers=headers)
+        files = {"file": ("cv.pdf", PDF, "application/pdf")}
+        assert (
+            await client.post(f"{base}/documents", files=files, data={"type": "cv"}, headers=headers)
+        ).status_code == 201
+        feed_page = (await client.get("/ats/api/v1/events?types=document.uploaded", headers=headers)).json()
+        await asyncio.sleep(0.2)  # Litestar runs listeners in the background
+    [uploaded] = feed_page["data"]
+    assert uploaded["data"]["url"].startswith(f"{base}/documents/")
+    assert sorted(name for name, _ in HEARD) == ["job.created", "note.created"]
+    assert all(kwargs["account_id"] == account.id for _, kwargs in HEARD)
