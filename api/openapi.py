@@ -775,6 +775,14 @@ def _bound_parameter(parameter: dict[str, Any]) -> None:
         schema["minimum"] = 1
     elif name in _PAGE_SIZES and schema.get("type") == "integer":
         schema.update(minimum=1, maximum=MAX_PER_PAGE)
+    elif name in ("updated_since", "filter[updated_since]"):
+        parameter["description"] = (
+            "Only what changed at or after this instant: an ISO 8601 date-time with its offset "
+            "(`2025-01-16T09:00:00Z`; encode `+` as `%2B`). Anything else is 422 naming the parameter."
+        )
+        for option in schema.get("oneOf", [schema]):
+            if option.get("type") == "string":
+                option["format"] = "date-time"
     elif name == "status" and "enum" not in json.dumps(schema):
         parameter["description"] = f"One status or several, comma-separated, of: {', '.join(STATUSES)}"
 
