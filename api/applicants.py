@@ -21,7 +21,7 @@ from ats.views import ApplicationView
 from .applications import parse_if_match
 from .deps import account_member, provide_principal, requires
 from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document, fieldset, page_links, sparse
-from .paging import check_jsonapi_page
+from .paging import check_jsonapi_page, parse_updated_since
 from .schemas import Input
 
 APPLICANT_FIELDS = ("application_stage_id", "created_at", "email", "name", "applicant_documents")
@@ -99,6 +99,7 @@ class ApplicantController(Controller):
         runtime: Runtime,
         job_posting_id: Annotated[uuid.UUID | None, QueryParameter(name="filter[job_posting_id]")] = None,
         stage_id: Annotated[uuid.UUID | None, QueryParameter(name="filter[application_stage_id]")] = None,
+        updated_since: Annotated[str | None, QueryParameter(name="filter[updated_since]", max_length=64)] = None,
         page_number: Annotated[int, QueryParameter(name="page[number]")] = 1,
         page_size: Annotated[int, QueryParameter(name="page[size]")] = 20,
         include: str | None = None,
@@ -110,6 +111,7 @@ class ApplicantController(Controller):
         with_documents = _include_flag(include)
         wanted = fieldset("fields[applicant]", fields_applicant, APPLICANT_FIELDS)
         wanted_documents = fieldset("fields[applicant_document]", fields_document, DOCUMENT_FIELDS)
+        since = parse_updated_since(updated_since, "filter[updated_since]")
         statuses: list[str] = []
         if stage_id is not None:
             status = await status_of_stage(db_session, principal.account_id, stage_id)
@@ -120,7 +122,7 @@ class ApplicantController(Controller):
             db_session,
             principal,
             application_views.ApplicationFilters(
-                job_id=job_posting_id, statuses=statuses, page=page_number, per_page=page_size
+                job_id=job_posting_id, statuses=statuses, page=page_number, per_page=page_size, updated_since=since
             ),
             api_base=runtime.api_base,
         )

@@ -13,15 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.auth import Principal
 from ats.errors import BadRequest
-from ats.models import Note
 from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import application_views, applications, jobs, notes, ratings
-from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
+from ats.services.applications import note_view
+from ats.views import ApplicationView, NoteView, RatingSummary, RatingView
 from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import account_member, provide_principal, requires
-from .paging import check_date_range, check_page, day_end, day_start, page_meta
+from .paging import check_date_range, check_page, day_end, day_start, page_meta, parse_updated_since
 from .schemas import Input, Many, One, whole
 
 Text300 = Annotated[str, msgspec.Meta(max_length=300)]
@@ -95,11 +95,6 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-def note_view(row: Note) -> NoteView:
-    author = Ref(row.author_id, row.author_name) if row.author_id else None
-    return NoteView(row.id, row.content, row.internal, author, row.created_at, row.updated_at)
-
-
 class ApplicationController(Controller):
     path = "/applications"
     tags = ["applications"]
@@ -121,9 +116,11 @@ class ApplicationController(Controller):
         page: int = 1,
         per_page: int = 20,
         cursor: Annotated[str, msgspec.Meta(max_length=500)] | None = None,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
     ) -> Many[ApplicationView]:
         check_page(page, per_page)
         check_date_range(date_from, date_to)
+        changed_since = parse_updated_since(updated_since)
         result = await application_views.list_applications(
             db_session,
             principal,
@@ -138,6 +135,7 @@ class ApplicationController(Controller):
                 page=page,
                 per_page=per_page,
                 cursor=cursor,
+                updated_since=changed_since,
             ),
             api_base=runtime.api_base,
         )
@@ -219,9 +217,15 @@ class ApplicationController(Controller):
 
     @get("/{application_id:uuid}/notes", guards=[requires(Permission.READ)])
     async def list_notes(
-        self, application_id: uuid.UUID, db_session: AsyncSession, principal: Principal
+        self,
+        application_id: uuid.UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
     ) -> Many[NoteView]:
-        return whole([note_view(n) for n in await notes.list_notes(db_session, principal, application_id)])
+        since = parse_updated_since(updated_since)
+        rows = await notes.list_notes(db_session, principal, application_id, updated_since=since)
+        return whole([note_view(n) for n in rows])
 
     @patch("/{application_id:uuid}/notes/{note_id:uuid}", guards=[account_member])
     async def update_note(
@@ -259,6 +263,11 @@ class ApplicationController(Controller):
 
     @get("/{application_id:uuid}/ratings", guards=[requires(Permission.READ)])
     async def list_ratings(
-        self, application_id: uuid.UUID, db_session: AsyncSession, principal: Principal
+        self,
+        application_id: uuid.UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
     ) -> Many[RatingView]:
-        return whole(await ratings.list_ratings(db_session, principal, application_id))
+        since = parse_updated_since(updated_since)
+        return whole(await ratings.list_ratings(db_session, principal, application_id, updated_since=since))

@@ -66,13 +66,12 @@ async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> A
             yield session
         except Exception as exc:
             if isinstance(exc, DomainError) and exc.keeps_work:
-                await session.commit()
-                events.emit_committed(session, runtime.emit)
+                await events.commit(session, runtime.emit)
             else:
+                events.discard(session)
                 await session.rollback()
             raise
-        await session.commit()
-        events.emit_committed(session, runtime.emit)
+        await events.commit(session, runtime.emit)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -12,14 +12,16 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.auth import Principal
-from ats.models import JobPosting
 from ats.pipeline import Status, generic_next
 from ats.roles import Permission
 from ats.services import jobs, stages
+from ats.views import Job, QuestionOut, questions_out
+
+__all__ = ["Job", "QuestionOut", "questions_out"]  # the shapes live in the domain (events carry them too)
 from ats.vocabulary import EmploymentType, JobStatus, QuestionType
 
 from .deps import account_member, provide_principal, requires
-from .paging import check_page, page_meta
+from .paging import check_page, page_meta, parse_updated_since
 from .schemas import Input, Many, One, whole
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=r"\S")]
@@ -60,52 +62,6 @@ class JobUpdate(Input):
     application_questions: list[Question] | msgspec.UnsetType = msgspec.UNSET
 
 
-class QuestionOut(msgspec.Struct):
-    key: str
-    label: str
-    type: str
-    required: bool
-    choices: list[str] | None
-
-
-class Job(msgspec.Struct):
-    id: uuid.UUID
-    title: str
-    description: str | None
-    location: str | None
-    department: str | None
-    employment_type: str
-    status: str
-    active: bool
-    closes_at: datetime | None
-    hiring_team: list[uuid.UUID]
-    application_questions: list[QuestionOut]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: JobPosting) -> Job:
-        return cls(
-            row.id,
-            row.title,
-            row.description,
-            row.location,
-            row.department,
-            row.employment_type,
-            row.status,
-            jobs.is_active(row),
-            row.closes_at,
-            list(row.hiring_team),
-            questions_out(row.application_questions),
-            row.created_at,
-            row.updated_at,
-        )
-
-
-def questions_out(stored: list[dict[str, Any]]) -> list[QuestionOut]:
-    return [QuestionOut(q["key"], q["label"], q["type"], bool(q.get("required")), q.get("choices")) for q in stored]
-
-
 def job_values(data: JobCreate | JobUpdate) -> dict[str, Any]:
     """The fields the request set, as plain values for the service."""
     values = {name: getattr(data, name) for name in data.__struct_fields__ if getattr(data, name) is not msgspec.UNSET}
@@ -130,28 +86,32 @@ class JobController(Controller):
         search: Annotated[str, msgspec.Meta(max_length=200)] | None = None,
         page: int = 1,
         per_page: int = 20,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
     ) -> Many[Job]:
         check_page(page, per_page)
-        rows, total = await jobs.list_jobs(
-            db_session,
-            principal,
-            jobs.JobFilters(status=status, search=search, offset=(page - 1) * per_page, limit=per_page),
+        filters = jobs.JobFilters(
+            status=status,
+            search=search,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+            updated_since=parse_updated_since(updated_since),
         )
-        return Many([Job.of(r) for r in rows], page_meta(total, page, per_page))
+        rows, total = await jobs.list_jobs(db_session, principal, filters)
+        return Many([jobs.view(r) for r in rows], page_meta(total, page, per_page))
 
     @post("/", guards=[requires(Permission.WRITE_JOBS)])
     async def create_job(self, data: JobCreate, db_session: AsyncSession, principal: Principal) -> One[Job]:
-        return One(Job.of(await jobs.create_job(db_session, principal, job_values(data))))
+        return One(jobs.view(await jobs.create_job(db_session, principal, job_values(data))))
 
     @get("/{job_id:uuid}", guards=[requires(Permission.READ)])
     async def get_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> One[Job]:
-        return One(Job.of(await jobs.get_job(db_session, principal, job_id)))
+        return One(jobs.view(await jobs.get_job(db_session, principal, job_id)))
 
     @patch("/{job_id:uuid}", guards=[account_member])
     async def update_job(
         self, job_id: uuid.UUID, data: JobUpdate, db_session: AsyncSession, principal: Principal
     ) -> One[Job]:
-        return One(Job.of(await jobs.update_job(db_session, principal, job_id, job_values(data))))
+        return One(jobs.view(await jobs.update_job(db_session, principal, job_id, job_values(data))))
 
     @delete("/{job_id:uuid}", status_code=204, guards=[account_member])
     async def delete_job(self, job_id: uuid.UUID, db_session: AsyncSession, principal: Principal) -> None:

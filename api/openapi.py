@@ -424,6 +424,15 @@ OPERATIONS: dict[str, Doc] = {
     "GET /api/v1/audit-events/verify": Doc(
         "Verify the audit log", "Recompute the hash chain and compare it with the signed checkpoints."
     ),
+    "GET /api/v1/events": Doc(
+        "The change feed",
+        "The account's events (§12) in position order, each as its webhook body is: `{id, type, account_id, "
+        "position, occurred_at, data}` with `data` the object's state when the change committed. Ask again with "
+        "`after=meta.next_after` to get what came next; an integration that was down replays exactly what it "
+        "missed. `types` filters (comma-separated). Events older than `ATS_EVENT_RETENTION` are pruned: an "
+        "`after` whose successors are gone is 410 naming `oldest_position`. Admin only.",
+        errors=(410, 422),
+    ),
     "GET /api/v1/stats": Doc("Pipeline statistics", "Counts, conversion and time in stage, computed from history."),
     # jobs, stages
     "GET /api/v1/jobs": Doc("List job postings", "Filter by `status`, search titles; paged."),
@@ -766,6 +775,14 @@ def _bound_parameter(parameter: dict[str, Any]) -> None:
         schema["minimum"] = 1
     elif name in _PAGE_SIZES and schema.get("type") == "integer":
         schema.update(minimum=1, maximum=MAX_PER_PAGE)
+    elif name in ("updated_since", "filter[updated_since]"):
+        parameter["description"] = (
+            "Only what changed at or after this instant: an ISO 8601 date-time with its offset "
+            "(`2025-01-16T09:00:00Z`; encode `+` as `%2B`). Anything else is 422 naming the parameter."
+        )
+        for option in schema.get("oneOf", [schema]):
+            if option.get("type") == "string":
+                option["format"] = "date-time"
     elif name == "status" and "enum" not in json.dumps(schema):
         parameter["description"] = f"One status or several, comma-separated, of: {', '.join(STATUSES)}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from ats.errors import BadRequest, FieldError, ValidationFailed
@@ -60,3 +61,24 @@ def check_date_range(date_from: date | None, date_to: date | None) -> None:
         errors.append(FieldError("date_from", "must not be after date_to"))
     if errors:
         raise ValidationFailed(errors=errors)
+
+
+def parse_updated_since(raw: str | None, name: str = "updated_since") -> datetime | None:
+    """``updated_since``: an ISO 8601 date-time with its offset (``2025-01-16T09:00:00Z``, ``…+02:00``); 422 otherwise.
+
+    Without an offset the instant is ambiguous, so it is refused rather than guessed. A ``+`` left unencoded in
+    the query string arrives as a space: ``…T09:00:00 02:00`` is read as ``+02:00``.
+    """
+    if raw is None:
+        return None
+    text = re.sub(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$", r"\1+\2", raw.strip())
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValidationFailed(
+            f"{name} must be an ISO 8601 date-time with an offset, such as 2025-01-16T09:00:00Z",
+            errors=[FieldError(name, "must be an ISO 8601 date-time with an offset (2025-01-16T09:00:00Z)")],
+        )
+    return value.astimezone(UTC)

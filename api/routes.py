@@ -23,6 +23,7 @@ from .deps import (
 from .documents import DocumentController
 from .edges import edges_middleware
 from .errors import jsonapi_error_response, problem_response
+from .events import EventController
 from .gdpr import GdprController
 from .health import HealthController
 from .jobs import JobController, StageController
@@ -44,6 +45,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     GdprController,
     CareersBoardController,
     AccountController,
+    EventController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

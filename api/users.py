@@ -20,6 +20,7 @@ from ats.services import api_keys, users
 from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import provide_principal, requires
+from .paging import parse_updated_since
 from .schemas import Input, Many, One, whole
 
 T = TypeVar("T")
@@ -87,8 +88,14 @@ class UserController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/")
-    async def list_users(self, db_session: AsyncSession, principal: Principal) -> Many[User]:
-        return whole([User.of(u) for u in await users.list_users(db_session, principal)])
+    async def list_users(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        updated_since: Annotated[str, msgspec.Meta(max_length=64)] | None = None,
+    ) -> Many[User]:
+        since = parse_updated_since(updated_since)
+        return whole([User.of(u) for u in await users.list_users(db_session, principal, updated_since=since)])
 
     @post("/")
     async def create_user(self, data: UserCreate, db_session: AsyncSession, principal: Principal) -> One[User]:

@@ -62,8 +62,9 @@ class UnitOfWork:
     """Transactions for work that commits on its own, outside a request's: ``async with uow() as session:``.
 
     The block's work commits when it ends without an error and rolls back otherwise; its queued events
-    go to ``emit`` only after the commit. The connection goes back to the pool when the block ends, so
-    a service that calls S3 or SMTP between two blocks holds none meanwhile.
+    are written to the outbox in its transaction and go to ``emit`` only after the commit. The connection
+    goes back to the pool when the block ends, so a service that calls S3 or SMTP between two blocks
+    holds none meanwhile.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], emit: Callable[..., Any] | None = None) -> None:
@@ -76,10 +77,10 @@ class UnitOfWork:
             try:
                 yield session
             except BaseException:
+                events.discard(session)
                 await session.rollback()
                 raise
-            await session.commit()
-            events.emit_committed(session, self.emit)
+            await events.commit(session, self.emit)
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

@@ -99,6 +99,16 @@ class UploadRejected(ValidationFailed):
     keeps_work = True
 
 
+class Gone(DomainError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class EventsPruned(Gone):
+    """The change feed no longer holds events after the position asked for (``ATS_EVENT_RETENTION``)."""
+
+    code, title = "events_pruned", "Events no longer retained"
+
+
 class VersionConflict(DomainError):
     status, code, title = 412, "version_conflict", "Version conflict"
 

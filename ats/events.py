@@ -1,39 +1,144 @@
-"""Events for host code (``application.created`` …), emitted only after their transaction commits."""
+"""Domain events: queued by services, written to the outbox (§12) just before their transaction commits, and
+handed to host code (``application.created`` …) only after it committed.
+
+A service calls :func:`queue` (synchronous: it only notes the event and its payload, the state at that moment);
+the one place that commits a session (the request's, a unit of work's) calls :func:`commit`, which appends every
+queued event to the outbox in that transaction, commits, then feeds the plugin's listeners from what was appended.
+A rollback drops them all: no row, no listener call.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("ats.events")
 
+#: Every event type the outbox, the change feed and the plugin's listeners know (§12).
 EVENTS: frozenset[str] = frozenset(
-    {"application.created", "application.status_changed", "application.erased", "document.uploaded"}
+    {
+        "application.created",
+        "application.status_changed",
+        "application.updated",
+        "application.erased",
+        "note.created",
+        "note.updated",
+        "note.deleted",
+        "rating.set",
+        "document.uploaded",
+        "document.deleted",
+        "job.created",
+        "job.updated",
+        "job.deleted",
+        "candidate.created",
+        "candidate.updated",
+        "candidate.merged",
+        "candidate.erased",
+        "candidate.merge_undone",
+    }
 )
 _PENDING = "ats_pending_events"
+_WRITTEN = "ats_written_events"
+#: Where the session factory keeps the recruiter API's base path (document URLs in payloads name it).
+API_BASE_KEY = "ats_api_base"
+DEFAULT_API_BASE = "/api/v1"
+
+#: The columns of ``outbox_events`` an event's ids fill (the feed and webhook filters use them).
+_ID_COLUMNS = ("application_id", "job_id", "candidate_id")
 
 
-def queue(session: AsyncSession, name: str, **payload: Any) -> None:
-    """Hold an event until the session's transaction commits; a rollback drops it."""
+@dataclass(slots=True)
+class Pending:
+    name: str
+    data: dict[str, Any] | None
+    ids: dict[str, Any]
+
+
+def queue(session: AsyncSession, name: str, *, data: dict[str, Any] | None = None, **ids: Any) -> None:
+    """Hold an event until the session commits; ``account_id`` is required, a rollback drops it.
+
+    ``data`` is the payload (the state at this moment, built by :mod:`ats.payloads`); without it the payload is
+    the ids given (``queue(session, "candidate.created", account_id=…, candidate_id=…)``).
+    """
     if name not in EVENTS:
         raise ValueError(f"unknown event {name!r}")
-    session.info.setdefault(_PENDING, []).append((name, payload))
+    if not isinstance(ids.get("account_id"), uuid.UUID):
+        raise ValueError(f"event {name!r} needs an account_id")
+    session.info.setdefault(_PENDING, []).append(Pending(name, data, ids))
 
 
-def take(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
-    pending: list[tuple[str, dict[str, Any]]] = session.info.pop(_PENDING, [])
-    return pending
+def ids_payload(ids: dict[str, Any]) -> dict[str, Any]:
+    """The payload of an event queued without ``data``: its ids (and codes) as JSON values."""
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in ids.items() if k != "account_id"}
+
+
+def api_base(session: AsyncSession) -> str:
+    """The recruiter API's base path, as the plugin mounted it (for document URLs in payloads)."""
+    return str(session.info.get(API_BASE_KEY, DEFAULT_API_BASE))
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Append every queued event to the outbox, in order, in the session's open transaction."""
+    pending: list[Pending] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    from . import outbox  # here: ats.db imports this module, and ats.outbox imports ats.db
+
+    written = session.info.setdefault(_WRITTEN, [])
+    for item in pending:
+        data = item.data if item.data is not None else ids_payload(item.ids)
+        appended = await outbox.append(
+            session,
+            account_id=item.ids["account_id"],
+            type=item.name,
+            data=data,
+            **{column: item.ids.get(column) for column in _ID_COLUMNS},
+        )
+        envelope = outbox.envelope(
+            id=appended.id,
+            type=appended.type,
+            account_id=appended.account_id,
+            position=appended.position,
+            occurred_at=appended.occurred_at,
+            data=data,
+        )
+        written.append((item, envelope))
+
+
+def discard(session: AsyncSession) -> None:
+    """Forget what a rolled-back transaction queued or wrote."""
+    session.info.pop(_PENDING, None)
+    session.info.pop(_WRITTEN, None)
+
+
+async def commit(session: AsyncSession, emit: Callable[..., Any] | None) -> None:
+    """Write the queued events to the outbox, commit, then hand them to host listeners."""
+    try:
+        await write_pending(session)
+        await session.commit()
+    except BaseException:
+        discard(session)
+        raise
+    emit_committed(session, emit)
 
 
 def emit_committed(session: AsyncSession, emit: Callable[..., Any] | None) -> None:
-    """Hand committed events to host listeners; a listener's failure never undoes the request."""
-    for name, payload in take(session):
+    """Hand committed events to host listeners; a listener's failure never undoes the request.
+
+    A listener gets the ids it always got (``application_id``, ``account_id`` …) and ``event``: the envelope as
+    the outbox holds it (id, type, position, occurred_at, data).
+    """
+    written: list[tuple[Pending, dict[str, Any]]] = session.info.pop(_WRITTEN, [])
+    session.info.pop(_PENDING, None)
+    for item, envelope in written:
         if emit is None:
             continue
         try:
-            emit(name, **payload)
+            emit(item.name, **item.ids, event=envelope)
         except Exception:
-            log.exception("emitting %s failed", name)
+            log.exception("emitting %s failed", item.name)

@@ -172,6 +172,7 @@ class JobPosting(Base):
         CheckConstraint(_in("status", JOB_STATUSES), name="status"),
         Index(None, "account_id", "status", "created_at"),
         Index("ix_job_postings_hiring_team", "hiring_team", postgresql_using="gin"),
+        Index(None, "account_id", "updated_at"),  # updated_since
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -228,6 +229,7 @@ class Application(Base):
             postgresql_using="gin",
         ),
         Index(None, "account_id", "status", "status_changed_at"),
+        Index(None, "account_id", "updated_at"),  # updated_since
     )
 
     id: Mapped[uuid.UUID] = _pk()

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     ADD_CANDIDATES = "add_candidates"  # a recruiter adds a candidate (POST /applications)
     COMPLIANCE = "compliance"  # export, erase, legal hold, retention, audit log
     STATS = "stats"
+    INTEGRATIONS = "integrations"  # webhooks and the change feed (§12)
 
 
 class Scope(StrEnum):
@@ -52,6 +53,7 @@ _TABLE: dict[Permission, dict[Role, Scope]] = {
         Role.HIRING_MANAGER: Scope.HIRING_TEAM,
         Role.COMPLIANCE: Scope.ALL,
     },
+    Permission.INTEGRATIONS: {Role.ADMIN: Scope.ALL},
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ats.storage import Documents, make_client
 
+from . import events
 from .db import UnitOfWork, create_engine, session_factory
 from .ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from .settings import Settings
@@ -36,7 +37,7 @@ class Runtime:
         self.login_limiter = login_limiter
         self.login_ip_limiter = login_ip_limiter
         self.public_limiter = public_limiter
-        self.api_base = "/api/v1"  # where document URLs point; the plugin sets its prefix
+        self.api_base = events.DEFAULT_API_BASE  # where document URLs point; the plugin sets its prefix
 
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine | None = None) -> Runtime:
@@ -85,6 +86,16 @@ class Runtime:
             login_ip_limiter=limiters["login_ip"],
             public_limiter=limiters["public"],
         )
+
+    @property
+    def api_base(self) -> str:
+        """The recruiter API's base path; every session knows it too (document URLs in event payloads)."""
+        return self._api_base
+
+    @api_base.setter
+    def api_base(self, api_base: str) -> None:
+        self._api_base = api_base
+        self.sessions.configure(info={events.API_BASE_KEY: api_base})
 
     @property
     def emit(self) -> Callable[..., Any] | None:

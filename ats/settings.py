@@ -227,6 +227,7 @@ class Settings:
     max_upload_bytes: int = setting(10 * 1024 * 1024, _parse_positive_int)
     max_body_bytes: int = setting(1024 * 1024, _parse_positive_int)
     sweep_interval: int = setting(300, parse_duration)
+    event_retention: int = setting(30 * 86400, parse_duration)  # outbox events (the change feed), §12
     retention_days: int = setting(180, _parse_positive_int)
     talent_pool_days: int = setting(730, _parse_positive_int)
     smtp_url: str | None = setting(None, _parse_url, secret=True)  # may hold a password

@@ -110,3 +110,33 @@ class RatingSummary(msgspec.Struct):
     criteria: dict[str, int]
     average: float | None
     count: int
+
+
+class QuestionOut(msgspec.Struct):
+    key: str
+    label: str
+    type: str
+    required: bool
+    choices: list[str] | None
+
+
+def questions_out(stored: list[dict[str, Any]]) -> list[QuestionOut]:
+    return [QuestionOut(q["key"], q["label"], q["type"], bool(q.get("required")), q.get("choices")) for q in stored]
+
+
+class Job(msgspec.Struct):
+    """A job posting as the recruiter API returns it (§3); built by :func:`ats.services.jobs.view`."""
+
+    id: uuid.UUID
+    title: str
+    description: str | None
+    location: str | None
+    department: str | None
+    employment_type: str
+    status: str
+    active: bool
+    closes_at: datetime | None
+    hiring_team: list[uuid.UUID]
+    application_questions: list[QuestionOut]
+    created_at: datetime
+    updated_at: datetime

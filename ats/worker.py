@@ -11,13 +11,14 @@ from collections.abc import Awaitable, Callable
 
 from . import audit_seal
 from .runtime import Runtime
-from .services import documents, erasure
+from .services import documents, erasure, feed
 
 log = logging.getLogger("ats.worker")
 
 
 async def run_once(runtime: Runtime) -> tuple[int | None, documents.SweepResult]:
-    """Finish erasures S3 refused before, then sweep unfinished uploads (``ats documents sweep`` runs this too).
+    """Finish erasures S3 refused before, sweep unfinished uploads, prune old outbox events (``ats documents sweep``
+    runs this too).
 
     Returns the objects the erasures removed (None when S3 still refuses some) and what the sweep removed.
     """
@@ -25,6 +26,7 @@ async def run_once(runtime: Runtime) -> tuple[int | None, documents.SweepResult]
         runtime.uow, runtime.documents, upload_url_ttl=runtime.settings.upload_url_ttl
     )
     swept = await documents.sweep(runtime.uow, runtime.documents, upload_ttl=runtime.settings.upload_ttl)
+    await feed.prune(runtime.uow, retention=runtime.settings.event_retention)
     return erased, swept
 
 

@@ -138,6 +138,14 @@ DOCUMENT_SQL = (
     "%(upload_status)s::VARCHAR, %(storage_key)s::VARCHAR, %(upload_token_hash)s::VARCHAR, "
     "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(uploaded_at)s::TIMESTAMP WITH TIME ZONE)"
 )
+# ats.outbox.append: the next position of the account and the event, in one statement (after the audit lock).
+OUTBOX_SQL = (
+    "WITH p AS ( INSERT INTO event_positions (account_id, last) VALUES (%(account_id)s, 1) "
+    "ON CONFLICT (account_id) DO UPDATE SET last = event_positions.last + 1 RETURNING last ) "
+    "INSERT INTO outbox_events (id, account_id, position, type, occurred_at, application_id, job_id, candidate_id, "
+    "data) SELECT %(id)s, %(account_id)s, p.last, %(type)s, %(occurred_at)s, %(application_id)s, %(job_id)s, "
+    "%(candidate_id)s, %(data)s::JSONB FROM p RETURNING position"
+)
 # One apply with documents, in order, for the statement check (the stages only on a cold cache).
 STATEMENTS = (
     JOB_SQL,
@@ -147,6 +155,8 @@ STATEMENTS = (
     AUDIT_LAST_SQL,
     AUDIT_INSERT_SQL,
     DOCUMENT_SQL,
+    AUDIT_LOCK_SQL,
+    OUTBOX_SQL,
 )
 
 # ---- the request body ----
@@ -740,9 +750,84 @@ class Baseline:
         if docs:
             async with conn.cursor() as cur:
                 await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k != "_token"} for d in docs])
-        stage_id = (await self.stages(conn, account_id))["new"][0]
+        stages = await self.stages(conn, account_id)
+        await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs)
+        stage_id = stages["new"][0]
         await conn.commit()
         return app_id, account_id, now, stage_id, docs
+
+    async def outbox(
+        self,
+        conn: AsyncConnection[Any],
+        account_id: uuid.UUID,
+        app_id: uuid.UUID,
+        job: Any,
+        attrs: AttributesIn,
+        client_ip: str,
+        now: datetime,
+        stage: tuple[uuid.UUID, str],
+        docs: list[dict[str, Any]],
+    ) -> None:
+        """``application.created`` with the application as the API reads it (§5), as ``ats.outbox`` appends it."""
+        data = {
+            "id": str(app_id),
+            "job": {"id": str(job[0]), "title": job[2]},
+            "status": "new",
+            "stage": {"id": str(stage[0]), "name": stage[1]},
+            "status_history": [{"status": "new", "changed_at": now, "changed_by": None, "note": None, "reason": None}],
+            "candidate": {
+                "name": attrs.name,
+                "salutation": None,
+                "first_name": None,
+                "last_name": None,
+                "email": attrs.email,
+                "phone": attrs.phone or None,
+                "address": {"street": None, "postal_code": None, "city": None, "country": None},
+            },
+            "documents": [
+                {
+                    "id": str(d["id"]),
+                    "type": d["type"],
+                    "filename": d["filename"],
+                    "mime_type": d["mime_type"],
+                    "size": None,
+                    "upload_status": "uploading",
+                    "url": f"/api/v1/applications/{app_id}/documents/{d['id']}",
+                }
+                for d in docs
+            ],
+            "cover_letter": attrs.cover_letter,
+            "custom_fields": attrs.custom_fields or {},
+            "rating": None,
+            "rating_count": 0,
+            "notes": [],
+            "consent": {
+                "privacy_policy": True,
+                "privacy_policy_version": attrs.consent.privacy_policy_version,
+                "talent_pool": attrs.consent.talent_pool,
+                "consented_at": now,
+                "ip_address": client_ip,
+            },
+            "source": attrs.source,
+            "legal_hold": False,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
+        await conn.execute(
+            OUTBOX_SQL,
+            {
+                "id": uuid.uuid4(),
+                "account_id": account_id,
+                "type": "application.created",
+                "occurred_at": datetime.now(UTC),
+                "application_id": app_id,
+                "job_id": job[0],
+                "candidate_id": None,
+                "data": Jsonb(msgspec.to_builtins(data)),
+            },
+        )
 
     async def audit(self, conn: AsyncConnection[Any], account_id: uuid.UUID, app_id: uuid.UUID, job_id: Any) -> None:
         await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})

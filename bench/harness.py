@@ -240,7 +240,8 @@ def embedded(keep: bool) -> Iterator[tuple[Settings, EmbeddedServices]]:
     try:
         assert settings.database_url
         logging.getLogger("alembic").setLevel(logging.WARNING)  # an earlier app in this process set it to INFO
-        migrate.upgrade(settings.database_url)
+        assert settings.database_owner_url
+        migrate.upgrade_and_grant(settings.database_url, settings.database_owner_url)
         runtime = Runtime.create(settings)
         store = runtime.documents
         # SeaweedFS answers before it accepts writes: wait for a real write.

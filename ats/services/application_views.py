@@ -94,44 +94,84 @@ async def build_views(
     }
     views = []
     for r in rows:
-        stage_id, stage_name = stages[r.status]
-        views.append(
-            ApplicationView(
-                id=r.id,
-                job=JobRef(r.job_id, r.job_title),
-                status=r.status,
-                stage=Ref(stage_id, stage_name),
-                status_history=related[r.id][0],
-                candidate=Candidate(
-                    r.name,
-                    r.salutation,
-                    r.first_name,
-                    r.last_name,
-                    r.email,
-                    r.phone,
-                    Address(r.street, r.postal_code, r.city, r.country),
-                ),
-                documents=[d.view(document_url(api_base, r.id, d.id)) for d in related[r.id][2]],
-                cover_letter=r.cover_letter,
-                custom_fields=r.custom_fields,
-                rating=round(r.rating_total / r.rating_count, 2) if r.rating_count else None,
-                rating_count=r.rating_count,
-                notes=related[r.id][1],
-                consent=Consent(
-                    r.consent_privacy_policy,
-                    r.consent_privacy_policy_version,
-                    r.consent_talent_pool,
-                    r.consented_at,
-                    r.consent_ip,
-                ),
-                source=r.source,
-                legal_hold=r.legal_hold,
-                version=r.version,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-            )
-        )
+        history, notes, documents = related[r.id]
+        docs = [d.view(document_url(api_base, r.id, d.id)) for d in documents]
+        views.append(assemble(r, r.job_title, Ref(*stages[r.status]), history, notes, docs))
     return views
+
+
+def assemble(
+    r: Any, job_title: str, stage: Ref, history: list[HistoryEntry], notes: list[NoteView], docs: list[DocumentView]
+) -> ApplicationView:
+    """The §5 shape of an application row (or ORM object) and its related collections: built here only."""
+    return ApplicationView(
+        id=r.id,
+        job=JobRef(r.job_id, job_title),
+        status=r.status,
+        stage=stage,
+        status_history=history,
+        candidate=Candidate(
+            r.name,
+            r.salutation,
+            r.first_name,
+            r.last_name,
+            r.email,
+            r.phone,
+            Address(r.street, r.postal_code, r.city, r.country),
+        ),
+        documents=docs,
+        cover_letter=r.cover_letter,
+        custom_fields=r.custom_fields,
+        rating=round(r.rating_total / r.rating_count, 2) if r.rating_count else None,
+        rating_count=r.rating_count,
+        notes=notes,
+        consent=Consent(
+            r.consent_privacy_policy,
+            r.consent_privacy_policy_version,
+            r.consent_talent_pool,
+            r.consented_at,
+            r.consent_ip,
+        ),
+        source=r.source,
+        legal_hold=r.legal_hold,
+        version=r.version,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def document_view(document: Document, api_base: str) -> DocumentView:
+    """A document row in the §5 shape."""
+    url = document_url(api_base, document.application_id, document.id)
+    return DocumentView(
+        document.id,
+        document.type,
+        document.filename,
+        document.mime_type,
+        document.size,
+        document.upload_status,
+        url,
+    )
+
+
+def new_view(
+    application: Application,
+    job_title: str,
+    stage: Ref,
+    changed_by: Ref | None,
+    documents: list[Document],
+    *,
+    api_base: str,
+) -> ApplicationView:
+    """A just-created application in the §5 shape, from what is in memory (no statement: the apply path)."""
+    history = [HistoryEntry(application.status, application.status_changed_at, changed_by, None, None)]
+    return assemble(application, job_title, stage, history, [], [document_view(d, api_base) for d in documents])
+
+
+async def event_view(session: AsyncSession, application_id: uuid.UUID, *, api_base: str) -> ApplicationView:
+    """The application as an admin reads it now, for its event's payload (the caller already checked access)."""
+    row = (await session.execute(_base_select().where(Application.id == application_id))).one()
+    return (await build_views(session, row.account_id, [row], api_base=api_base))[0]
 
 
 def _base_select() -> Select[Any]:
@@ -165,6 +205,7 @@ class ApplicationFilters:
     page: int = 1
     per_page: int = 20
     cursor: str | None = None
+    updated_since: datetime | None = None
 
 
 @dataclass
@@ -235,6 +276,8 @@ async def list_applications(
         where.append(Application.created_at >= filters.date_from)
     if filters.date_to is not None:
         where.append(Application.created_at < filters.date_to)
+    if filters.updated_since is not None:
+        where.append(Application.updated_at >= filters.updated_since)
     key = _sort_key(filters.orderby)
     descending = filters.order == "desc"
     page = filters.page

@@ -6,19 +6,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit, events
+from .. import audit, events, payloads
 from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
 from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
-from ..models import Application, JobPosting, Note, StatusChange
+from ..models import Application, Document, JobPosting, Note, StatusChange
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
+from ..views import NoteView, Ref
+from . import application_views
 from .access import application_scope
+from .stages import stages_of
 
 CANDIDATE_FIELDS = (
     "name",
@@ -58,8 +61,13 @@ async def create_application(
     consent: ConsentInput | None = None,
     email_pointer: str = "/candidate/email",
     custom_fields_pointer: str = "/custom_fields",
+    announce: bool = True,
 ) -> Application:
-    """Insert an application in ``new`` with its first history entry; one per email per posting."""
+    """Insert an application in ``new`` with its first history entry; one per email per posting.
+
+    ``announce=False``: the caller adds more (the public apply's documents) and then calls
+    :func:`announce_created` itself, so that the event carries the application as it commits.
+    """
     bounds = custom_fields_rule.problems(custom_fields or {}, custom_fields_pointer)
     if bounds:
         raise ValidationFailed("custom_fields exceed the bounds every export can carry", errors=bounds)
@@ -122,8 +130,43 @@ async def create_application(
         data={"job_id": str(job.id), "channel": "public" if principal.type == "public" else "recruiter"},
         account_id=job.account_id,
     )
-    events.queue(session, "application.created", application_id=application.id, account_id=job.account_id)
+    if announce:
+        await announce_created(session, principal, application, job, [])
     return application
+
+
+async def announce_created(
+    session: AsyncSession, principal: Principal, application: Application, job: JobPosting, documents: list[Document]
+) -> None:
+    """Queue ``application.created`` with the application as created, built from memory (no statement)."""
+    by_someone = principal.type in ("user", "api_key")
+    changed_by = Ref(principal.id, actor_name(principal)) if by_someone and principal.id else None
+    stage = Ref(*(await stages_of(session, job.account_id))[application.status])
+    view = application_views.new_view(
+        application, job.title, stage, changed_by, documents, api_base=events.api_base(session)
+    )
+    events.queue(
+        session,
+        "application.created",
+        data=payloads.application(view),
+        application_id=application.id,
+        account_id=job.account_id,
+        job_id=job.id,
+    )
+
+
+async def _queue_application_event(session: AsyncSession, name: str, application: Application, **extra: Any) -> None:
+    """Queue an application event with the application as an admin reads it now (after the flush)."""
+    view = await application_views.event_view(session, application.id, api_base=events.api_base(session))
+    events.queue(
+        session,
+        name,
+        data=payloads.application(view),
+        application_id=application.id,
+        account_id=application.account_id,
+        job_id=application.job_id,
+        **extra,
+    )
 
 
 def _duplicate_error(pointer: str, principal: Principal) -> Exception:
@@ -169,6 +212,7 @@ async def insert_note(
         updated_at=now,
     )
     session.add(note)
+    application.updated_at = now  # its JSON (§5) embeds its notes: ``updated_since`` finds it
     await session.flush()
     await audit.record(
         session,
@@ -178,7 +222,35 @@ async def insert_note(
         object_id=note.id,
         data={"application_id": str(application.id), "internal": internal},
     )
+    queue_note_event(session, "note.created", note)
     return note
+
+
+def note_view(row: Note) -> NoteView:
+    author = Ref(row.author_id, row.author_name) if row.author_id else None
+    return NoteView(row.id, row.content, row.internal, author, row.created_at, row.updated_at)
+
+
+def queue_note_event(session: AsyncSession, name: str, note: Note) -> None:
+    """Queue a note event with the note as it is now (for ``note.deleted``: as it was)."""
+    events.queue(
+        session,
+        name,
+        data=payloads.note(note_view(note), note.application_id),
+        application_id=note.application_id,
+        account_id=note.account_id,
+        note_id=note.id,
+    )
+
+
+async def touch(session: AsyncSession, application_id: uuid.UUID) -> None:
+    """A note, rating or document of the application changed: so did its JSON (§5), for ``updated_since``."""
+    await session.execute(
+        update(Application)
+        .where(Application.id == application_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def check_version(application: Application, expected: int | None) -> None:
@@ -247,13 +319,8 @@ async def move(
             "with_reason": bool(reason),
         },
     )
-    events.queue(
-        session,
-        "application.status_changed",
-        application_id=application.id,
-        account_id=application.account_id,
-        from_status=current.value,
-        to_status=wanted.value,
+    await _queue_application_event(
+        session, "application.status_changed", application, from_status=current.value, to_status=wanted.value
     )
     return application
 
@@ -283,4 +350,5 @@ async def set_legal_hold(
             object_id=application.id,
             data={"fields": ["legal_hold"], "legal_hold": legal_hold},
         )
+        await _queue_application_event(session, "application.updated", application)
     return application

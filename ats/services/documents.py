@@ -25,14 +25,15 @@ from ats.storage import Documents, ObjectMissing, PresignedPost, check_signature
 from ats.storage.filetypes import ALLOWED_EXTENSIONS, MIME_TYPES
 from ats.vocabulary import DOCUMENT_TYPES
 
-from .. import audit, events
+from .. import audit, events, payloads
 from ..auth import Principal, hash_secret, new_secret
 from ..db import UnitOfWork, constraint_name, new_id, utcnow
 from ..errors import Conflict, FieldError, Forbidden, NotFound, UploadRejected, ValidationFailed
 from ..models import Application, Document, IdempotencyKey
 from ..roles import Permission
 from ..runtime import Runtime
-from .applications import get_application_row
+from .application_views import document_view
+from .applications import get_application_row, touch
 
 log = logging.getLogger("ats.documents")
 
@@ -209,6 +210,7 @@ async def complete_upload(
 
 
 async def _uploaded(session: AsyncSession, principal: Principal, document: Document) -> None:
+    await touch(session, document.application_id)
     await audit.record(
         session,
         principal,
@@ -218,9 +220,15 @@ async def _uploaded(session: AsyncSession, principal: Principal, document: Docum
         data={"application_id": str(document.application_id), "type": document.type, "size": document.size},
         account_id=document.account_id,
     )
+    queue_document_event(session, "document.uploaded", document)
+
+
+def queue_document_event(session: AsyncSession, name: str, document: Document) -> None:
+    """Queue a document event with the document as the application lists it (deleted: as it was)."""
     events.queue(
         session,
-        "document.uploaded",
+        name,
+        data=payloads.document(document_view(document, events.api_base(session)), document.application_id),
         document_id=document.id,
         application_id=document.application_id,
         account_id=document.account_id,
@@ -388,6 +396,7 @@ async def delete_document(
     document = await get_document(session, principal, application_id, document_id, permission=Permission.WORK)
     await session.delete(document)
     await session.flush()
+    await touch(session, document.application_id)
     await audit.record(
         session,
         principal,
@@ -396,6 +405,7 @@ async def delete_document(
         object_id=document.id,
         data={"application_id": str(application_id)},
     )
+    queue_document_event(session, "document.deleted", document)
     # Last: only the commit can fail after this, and it leaves a row whose content is gone (404).
     await anyio.to_thread.run_sync(runtime.documents.delete, document.storage_key)
 

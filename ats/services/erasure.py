@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, StorageUnavailable
 
-from .. import audit, events, mail
+from .. import audit, events, mail, payloads
 from ..auth import Principal
 from ..db import UnitOfWork, new_id, utcnow
 from ..errors import FieldError, LegalHold, ValidationFailed
@@ -114,9 +114,28 @@ async def erase_rows(
             "counts": {k: v for k, v in counts.items() if k != "objects"},
         },
     )
-    events.queue(session, "application.erased", application_id=application.id, account_id=application.account_id)
+    await redact_events(session, application.account_id, application.id)
+    events.queue(
+        session,
+        "application.erased",
+        data=payloads.erased(application.id, application.job_id),
+        application_id=application.id,
+        account_id=application.account_id,
+        job_id=application.job_id,
+    )
     receipt = Receipt(application.id, event.at, counts, event.id, "pending")
     return receipt, pending.id
+
+
+_REDACT = text(
+    f"UPDATE outbox_events SET data = {payloads.REDACTED_SQL} "
+    "WHERE account_id = :account_id AND application_id = :application_id"
+)
+
+
+async def redact_events(session: AsyncSession, account_id: uuid.UUID, application_id: uuid.UUID) -> None:
+    """The application's earlier events keep ids only (§12): the feed and webhooks carry nothing of the person."""
+    await session.execute(_REDACT, {"account_id": account_id, "application_id": application_id})
 
 
 async def erase(

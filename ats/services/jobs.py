@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
+from .. import audit, events, payloads
 from ..auth import Principal
 from ..db import new_id, utcnow
 from ..errors import Conflict, ErrorCollector, NotFound
 from ..models import Application, JobPosting, User
 from ..roles import Permission
+from ..views import Job, questions_out
 from .access import job_scope
 
 MAX_QUESTIONS = 50
@@ -25,6 +26,25 @@ def is_active(job: JobPosting, now: datetime | None = None) -> bool:
     """Published, and not past ``closes_at``."""
     now = now or utcnow()
     return job.status == "published" and (job.closes_at is None or job.closes_at > now)
+
+
+def view(row: JobPosting) -> Job:
+    """The posting as the recruiter API returns it (§3), and as its events carry it."""
+    return Job(
+        row.id,
+        row.title,
+        row.description,
+        row.location,
+        row.department,
+        row.employment_type,
+        row.status,
+        is_active(row),
+        row.closes_at,
+        list(row.hiring_team),
+        questions_out(row.application_questions),
+        row.created_at,
+        row.updated_at,
+    )
 
 
 def active_clause(now: datetime | None = None) -> Any:
@@ -71,6 +91,7 @@ class JobFilters:
     search: str | None = None
     offset: int = 0
     limit: int = 20
+    updated_since: datetime | None = None
 
 
 async def list_jobs(session: AsyncSession, principal: Principal, filters: JobFilters) -> tuple[list[JobPosting], int]:
@@ -79,6 +100,8 @@ async def list_jobs(session: AsyncSession, principal: Principal, filters: JobFil
         where.append(JobPosting.status == filters.status)
     if filters.search:
         where.append(JobPosting.title.ilike("%" + escape_like(filters.search) + "%", escape="\\"))
+    if filters.updated_since is not None:
+        where.append(JobPosting.updated_at >= filters.updated_since)
     total = int(await session.scalar(select(func.count()).select_from(JobPosting).where(*where)) or 0)
     rows = await session.scalars(
         select(JobPosting)
@@ -130,7 +153,12 @@ async def create_job(session: AsyncSession, principal: Principal, values: dict[s
     await audit.record(
         session, principal, "job.created", object_type="job", object_id=job.id, data={"status": job.status}
     )
+    _queue_job_event(session, "job.created", job)
     return job
+
+
+def _queue_job_event(session: AsyncSession, name: str, job: JobPosting) -> None:
+    events.queue(session, name, data=payloads.job(view(job)), job_id=job.id, account_id=job.account_id)
 
 
 async def update_job(
@@ -152,6 +180,7 @@ async def update_job(
         await audit.record(
             session, principal, "job.updated", object_type="job", object_id=job.id, data={"fields": changed}
         )
+        _queue_job_event(session, "job.updated", job)
     return job
 
 
@@ -163,6 +192,7 @@ async def delete_job(session: AsyncSession, principal: Principal, job_id: uuid.U
     await session.delete(job)
     await session.flush()
     await audit.record(session, principal, "job.deleted", object_type="job", object_id=job.id)
+    _queue_job_event(session, "job.deleted", job)
 
 
 async def list_active_jobs(

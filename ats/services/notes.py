@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from ..db import utcnow
 from ..errors import Forbidden, NotFound
 from ..models import Note
 from ..roles import Permission, Role
-from .applications import get_application_row, insert_note
+from .applications import get_application_row, insert_note, queue_note_event, touch
 
 
 async def add_note(
@@ -24,12 +25,14 @@ async def add_note(
     return await insert_note(session, application, principal, content, internal=internal)
 
 
-async def list_notes(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[Note]:
+async def list_notes(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, updated_since: datetime | None = None
+) -> list[Note]:
     application = await get_application_row(session, principal, application_id)
-    rows = await session.scalars(
-        select(Note).where(Note.application_id == application.id).order_by(Note.created_at, Note.id)
-    )
-    return list(rows)
+    query = select(Note).where(Note.application_id == application.id)
+    if updated_since is not None:
+        query = query.where(Note.updated_at >= updated_since)
+    return list(await session.scalars(query.order_by(Note.created_at, Note.id)))
 
 
 async def _editable_note(
@@ -67,6 +70,7 @@ async def update_note(
     if changed:
         note.updated_at = utcnow()
         await session.flush()
+        await touch(session, note.application_id)
         await audit.record(
             session,
             principal,
@@ -75,6 +79,7 @@ async def update_note(
             object_id=note.id,
             data={"application_id": str(application_id), "fields": changed},
         )
+        queue_note_event(session, "note.updated", note)
     return note
 
 
@@ -84,6 +89,7 @@ async def delete_note(
     note = await _editable_note(session, principal, application_id, note_id)
     await session.delete(note)
     await session.flush()
+    await touch(session, application_id)
     await audit.record(
         session,
         principal,
@@ -92,3 +98,4 @@ async def delete_note(
         object_id=note_id,
         data={"application_id": str(application_id)},
     )
+    queue_note_event(session, "note.deleted", note)

@@ -124,6 +124,7 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
         consent=applications.ConsentInput(True, request.privacy_policy_version, request.talent_pool, client_ip),
         email_pointer=f"{BASE}/email",
         custom_fields_pointer=f"{BASE}/custom_fields",
+        announce=False,
     )
     uploads = []
     for item in request.documents:
@@ -134,5 +135,6 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
         session.add(document)
         uploads.append(documents.NewUpload(document, upload, token, runtime.settings.max_upload_bytes))
     await session.flush()
+    await applications.announce_created(session, principal, application, job, [u.document for u in uploads])
     stage_id = (await stages_of(session, job.account_id))["new"][0]
     return ApplyResult(application.id, stage_id, application.created_at, application.email, application.name, uploads)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
+from .. import audit, events, payloads
 from ..auth import Principal
 from ..db import new_id, utcnow
 from ..errors import FieldError, ValidationFailed
@@ -44,7 +45,7 @@ async def set_rating(
     application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     assert principal.id is not None
     now = utcnow()
-    await session.execute(
+    created_at = await session.scalar(
         insert(Rating)
         .values(
             id=new_id(),
@@ -66,6 +67,7 @@ async def set_rating(
                 "reviewer_name": actor_name(principal),
             },
         )
+        .returning(Rating.created_at)
     )
     total, count = (
         await session.execute(
@@ -77,10 +79,10 @@ async def set_rating(
     await session.execute(
         update(Application)
         .where(Application.id == application.id)
-        .values(rating_total=int(total), rating_count=int(count))
+        .values(rating_total=int(total), rating_count=int(count), updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    application.rating_total, application.rating_count = int(total), int(count)
+    application.rating_total, application.rating_count, application.updated_at = int(total), int(count), now
     await audit.record(
         session,
         principal,
@@ -90,14 +92,27 @@ async def set_rating(
         data={"rating": rating, "criteria_count": len(criteria)},
     )
     average = round(int(total) / int(count), 2) if count else None
+    view = RatingView(Ref(principal.id, actor_name(principal)), rating, criteria, created_at or now, now)
+    events.queue(
+        session,
+        "rating.set",
+        data=payloads.rating(view, application.id, average=average, count=int(count)),
+        application_id=application.id,
+        account_id=application.account_id,
+        job_id=application.job_id,
+    )
     return RatingSummary(rating, criteria, average, int(count))
 
 
-async def list_ratings(session: AsyncSession, principal: Principal, application_id: uuid.UUID) -> list[RatingView]:
+def rating_view(row: Rating) -> RatingView:
+    return RatingView(Ref(row.reviewer_id, row.reviewer_name), row.rating, row.criteria, row.created_at, row.updated_at)
+
+
+async def list_ratings(
+    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, updated_since: datetime | None = None
+) -> list[RatingView]:
     application = await get_application_row(session, principal, application_id)
-    rows = await session.scalars(
-        select(Rating).where(Rating.application_id == application.id).order_by(Rating.created_at, Rating.id)
-    )
-    return [
-        RatingView(Ref(r.reviewer_id, r.reviewer_name), r.rating, r.criteria, r.created_at, r.updated_at) for r in rows
-    ]
+    query = select(Rating).where(Rating.application_id == application.id)
+    if updated_since is not None:
+        query = query.where(Rating.updated_at >= updated_since)
+    return [rating_view(r) for r in await session.scalars(query.order_by(Rating.created_at, Rating.id))]

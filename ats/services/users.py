@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import anyio.to_thread
 from sqlalchemy import func, select, update
@@ -81,14 +82,11 @@ async def create_user(
     return user
 
 
-async def list_users(session: AsyncSession, actor: Principal) -> list[User]:
-    return list(
-        (
-            await session.scalars(
-                select(User).where(User.account_id == actor.account_id).order_by(User.created_at, User.id)
-            )
-        ).all()
-    )
+async def list_users(session: AsyncSession, actor: Principal, *, updated_since: datetime | None = None) -> list[User]:
+    query = select(User).where(User.account_id == actor.account_id)
+    if updated_since is not None:
+        query = query.where(User.updated_at >= updated_since)
+    return list((await session.scalars(query.order_by(User.created_at, User.id))).all())
 
 
 async def get_user(session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, lock: bool = False) -> User:

@@ -293,6 +293,10 @@ async def test_every_operation_answers_as_documented(
     check(await client.get("/api/v1/audit-events/verify", headers=recruiter), 403)
     check(await client.post("/api/v1/audit-events/seal", headers=compliance), 200)
     check(await client.post("/api/v1/audit-events/seal", headers=recruiter), 403)
+    check(await client.get("/api/v1/events?after=0&types=application.created,job.created", headers=admin), 200)
+    check(await client.get("/api/v1/events?types=lunch.eaten", headers=admin), 422)
+    check(await client.get("/api/v1/events?limit=0", headers=admin), 422)
+    check(await client.get("/api/v1/events", headers=recruiter), 403)
     check(await client.get(f"/api/v1/stats?job_id={job['id']}", headers=admin), 200)
     check(await client.get("/api/v1/stats?date_from=soon", headers=admin), 400)
 
