@@ -30,6 +30,7 @@ from .public import PublicJobPostingController
 from .public_apply import PublicApplyController
 from .stats import StatsController
 from .users import ApiKeyController, UserController
+from .webhooks import WebhookController
 
 RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
@@ -44,6 +45,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     GdprController,
     CareersBoardController,
     AccountController,
+    WebhookController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

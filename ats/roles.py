@@ -23,6 +23,7 @@ class Permission(StrEnum):
     ADD_CANDIDATES = "add_candidates"  # a recruiter adds a candidate (POST /applications)
     COMPLIANCE = "compliance"  # export, erase, legal hold, retention, audit log
     STATS = "stats"
+    MANAGE_WEBHOOKS = "manage_webhooks"  # webhook subscriptions and their delivery logs
 
 
 class Scope(StrEnum):
@@ -32,6 +33,7 @@ class Scope(StrEnum):
 
 _TABLE: dict[Permission, dict[Role, Scope]] = {
     Permission.MANAGE_USERS: {Role.ADMIN: Scope.ALL},
+    Permission.MANAGE_WEBHOOKS: {Role.ADMIN: Scope.ALL},
     Permission.WRITE_JOBS: {Role.ADMIN: Scope.ALL, Role.RECRUITER: Scope.ALL},
     Permission.READ: {
         Role.ADMIN: Scope.ALL,
