@@ -582,3 +582,53 @@ async def test_erasure_removes_payloads_and_logs_and_export_lists_recipients(
         )
     assert left == 0 and logs == 0
     assert await deliveries(account, hook["id"]) == []
+
+
+async def test_a_delivery_whose_process_died_is_sent_again_with_the_same_id(
+    account: Account, runtime: Runtime, receiver: Receiver
+) -> None:
+    """A lease that runs out (the process sending it died) frees the delivery: at least once, same webhook-id."""
+    hook = await subscribe(account, receiver.url)
+    event = await emit(runtime, account)
+    await eventually(lambda: len(receiver.requests) >= 1)
+    [delivery] = await deliveries(account, hook["id"])
+    # replay the crash: the delivery is put back as a claimed one whose lease has run out
+    async with runtime.transaction() as session:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == uuid.UUID(delivery["id"]))
+            .values(
+                status="pending",
+                next_attempt_at=utcnow() - timedelta(seconds=40),
+                lease=uuid.uuid4(),
+                leased_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+    await eventually(lambda: len(receiver.requests) >= 2)
+    assert [r.id for r in receiver.requests] == [str(event.id)] * 2
+    assert receiver.requests[0].body == receiver.requests[1].body
+
+
+async def test_logs_older_than_30_days_are_pruned(
+    account: Account, runtime: Runtime, receiver: Receiver, settings: Settings
+) -> None:
+    hook = await subscribe(account, receiver.url)
+    old, recent = await emit(runtime, account), await emit(runtime, account)
+    await eventually(lambda: len(receiver.requests) == 2)
+    async with runtime.transaction() as session:
+        delivery = await session.scalar(select(WebhookDelivery).where(WebhookDelivery.event_id == old.id))
+        assert delivery is not None
+        long_ago = utcnow() - timedelta(days=31)
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(created_at=long_ago)
+        )
+        await session.execute(
+            update(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id).values(attempted_at=long_ago)
+        )
+    engine = Engine(runtime.uow, settings)
+    try:
+        assert await engine.prune() >= 2
+    finally:
+        await engine.aclose()
+    log = await deliveries(account, hook["id"])
+    assert [d["event_id"] for d in log] == [str(recent.id)] and len(log[0]["attempts"]) == 1
