@@ -138,27 +138,25 @@ _DUE_SUBSCRIPTIONS = text(
 
 _CLAIM = text(
     """
-    WITH candidates AS (
-        SELECT d.id, d.subscription_id,
-               row_number() OVER (PARTITION BY d.subscription_id ORDER BY d.next_attempt_at, d.position) AS rank
-        FROM webhook_deliveries d
-        WHERE d.subscription_id = ANY(:subscriptions) AND d.status = 'pending' AND d.next_attempt_at <= :now
-          AND (d.leased_until IS NULL OR d.leased_until < :now) AND d.body IS NOT NULL
-          AND (d.ordering_key IS NULL OR NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries e
-              WHERE e.subscription_id = d.subscription_id AND e.ordering_key = d.ordering_key
-                AND e.status = 'pending' AND e.position < d.position
-          ))
-    ),
-    busy AS (
-        SELECT subscription_id, count(*) AS n FROM webhook_deliveries
-        WHERE subscription_id = ANY(:subscriptions) AND status = 'pending' AND leased_until >= :now
-        GROUP BY subscription_id
-    ),
+    WITH subscription AS (SELECT unnest(:subscriptions) AS id),
     chosen AS (
-        SELECT c.id FROM candidates c LEFT JOIN busy b ON b.subscription_id = c.subscription_id
-        WHERE c.rank <= :cap - coalesce(b.n, 0)
-        ORDER BY c.rank
+        SELECT c.id FROM subscription s
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n FROM webhook_deliveries b
+            WHERE b.subscription_id = s.id AND b.status = 'pending' AND b.lease IS NOT NULL AND b.leased_until >= :now
+        ) busy
+        CROSS JOIN LATERAL (
+            SELECT d.id FROM webhook_deliveries d
+            WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= :now
+              AND (d.leased_until IS NULL OR d.leased_until < :now) AND d.body IS NOT NULL
+              AND (d.ordering_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM webhook_deliveries e
+                  WHERE e.subscription_id = d.subscription_id AND e.ordering_key = d.ordering_key
+                    AND e.status = 'pending' AND e.position < d.position
+              ))
+            ORDER BY d.next_attempt_at, d.position
+            LIMIT greatest(:cap - busy.n, 0)
+        ) c
         LIMIT :limit
     )
     UPDATE webhook_deliveries w SET leased_until = :lease_until, lease = :lease
@@ -176,6 +174,7 @@ class Engine:
         self.settings = settings
         self.client = client or webhook_http.new_client()
         self.rng = random.Random()
+        self._finished = asyncio.Event()  # an attempt ended: its subscription may have room for the next
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -323,10 +322,12 @@ class Engine:
         error = outcome.error if outcome.error is None else outcome.error[:300]
         notify: WebhookSubscription | None = None
         async with self.uow() as session:
-            # the subscription first, as claiming does: the two never wait for each other in opposite order
-            subscription = await session.scalar(
-                select(WebhookSubscription).where(WebhookSubscription.id == claimed.subscription_id).with_for_update()
-            )
+            # A success of a healthy subscription changes only the delivery. Otherwise the subscription is locked
+            # first, as claiming does, so the two never wait for each other in opposite order.
+            query = select(WebhookSubscription).where(WebhookSubscription.id == claimed.subscription_id)
+            subscription = await session.scalar(query)
+            if subscription is not None and not (outcome.ok and subscription.failing_since is None):
+                subscription = await session.scalar(query.with_for_update().execution_options(populate_existing=True))
             if subscription is None:  # deleted meanwhile, its deliveries with it
                 return
             values: dict[str, Any] = {
@@ -361,7 +362,8 @@ class Engine:
                 )
             )
             if outcome.ok:
-                subscription.failing_since = None
+                if subscription.failing_since is not None:
+                    subscription.failing_since = None
             elif gone and subscription.active:
                 subscription.active, subscription.disabled_reason, subscription.updated_at = False, "gone", now
                 log.warning("webhook subscription %s disabled: the receiver answered 410", subscription.id)
@@ -416,6 +418,8 @@ class Engine:
             await self.attempt(claimed)
         except Exception as exc:  # PostgreSQL went away: the lease expires and the delivery is tried again
             log.warning("webhook delivery %s not recorded: %s", claimed.id, type(exc).__name__)
+        finally:
+            self._finished.set()
 
     async def run_forever(self) -> None:
         """Forever: fan out and claim every ``ATS_WEBHOOKS_POLL_INTERVAL``; attempts run as tasks of their own."""
@@ -432,7 +436,13 @@ class Engine:
                     task = asyncio.create_task(self._attempt_logged(c))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
-                await asyncio.sleep(0 if claimed else self.settings.webhooks_poll_interval)
+                if claimed:
+                    await asyncio.sleep(0)
+                    continue
+                # nothing to claim: wait for the poll interval, or less when one of ours finishes
+                self._finished.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._finished.wait(), self.settings.webhooks_poll_interval)
         finally:
             for task in in_flight:
                 task.cancel()

@@ -474,7 +474,18 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id"),
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
-        Index(None, "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_webhook_deliveries_due",
+            "subscription_id",
+            "next_attempt_at",
+            "position",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_webhook_deliveries_in_flight",
+            "subscription_id",
+            postgresql_where=text("status = 'pending' AND lease IS NOT NULL"),
+        ),
         Index(
             "ix_webhook_deliveries_pending_order",
             "subscription_id",

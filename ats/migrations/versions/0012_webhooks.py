@@ -85,11 +85,18 @@ def upgrade() -> None:
         sa.UniqueConstraint('subscription_id', 'event_id', name=op.f('uq_webhook_deliveries_subscription_id_event_id')),
     )
     op.create_index(
-        op.f('ix_webhook_deliveries_next_attempt_at'),
+        'ix_webhook_deliveries_due',
         'webhook_deliveries',
-        ['next_attempt_at'],
+        ['subscription_id', 'next_attempt_at', 'position'],
         unique=False,
         postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        'ix_webhook_deliveries_in_flight',
+        'webhook_deliveries',
+        ['subscription_id'],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending' AND lease IS NOT NULL"),
     )
     op.create_index(
         'ix_webhook_deliveries_pending_order',
