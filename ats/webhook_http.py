@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import logging
 import secrets
 import socket
 import time
@@ -130,8 +131,14 @@ class Outcome:
 
 
 def new_client() -> httpx.AsyncClient:
-    """No proxies from the environment (a proxy would resolve the host itself), no redirects, no cookies."""
-    return httpx.AsyncClient(trust_env=False, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=20))
+    """No proxies from the environment (a proxy would resolve the host itself), no redirects, no cookies.
+
+    No kept-alive connections either: the pool is keyed by the address connected to, so a connection opened (and
+    its certificate checked) for one host name could otherwise carry a request for another name on that address.
+    httpx's own INFO line per request is silenced: it names the target URL, whose query may hold a receiver's token.
+    """
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return httpx.AsyncClient(trust_env=False, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 async def post(
