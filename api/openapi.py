@@ -419,6 +419,50 @@ OPERATIONS: dict[str, Doc] = {
     "POST /api/v1/api-keys": Doc("Create an API key", "The key is shown once, in this answer (admin)."),
     "GET /api/v1/api-keys/{key_id}": Doc("Get an API key", "One API key, without its secret (admin)."),
     "DELETE /api/v1/api-keys/{key_id}": Doc("Revoke an API key", "The key stops working at once (admin)."),
+    # webhooks (§12)
+    "GET /api/v1/webhooks": Doc("List webhook subscriptions", "The account's subscriptions, without secrets (admin)."),
+    "POST /api/v1/webhooks": Doc(
+        "Create a webhook subscription",
+        "`url` must be https (plain http only with `ATS_WEBHOOKS_ALLOW_HTTP`) and may not name a loopback, private or "
+        "link-local address (unless `ATS_WEBHOOKS_ALLOW_PRIVATE`); `events` are event types or `*`; `filters` "
+        "limit deliveries to jobs and application statuses. The signing secret (`whsec_…`) is in this answer "
+        "only. Deliveries are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).",
+        request_example={
+            "url": "https://hooks.example.com/ats",
+            "events": ["application.created", "application.status_changed"],
+            "filters": {"job_ids": [], "statuses": ["interview", "offer"]},
+        },
+    ),
+    "GET /api/v1/webhooks/{webhook_id}": Doc("Get a webhook subscription", "One subscription, without its secret."),
+    "PATCH /api/v1/webhooks/{webhook_id}": Doc(
+        "Update a webhook subscription",
+        "Partial update of `url`, `events`, `filters`, `active`. Setting `active: true` again restarts a "
+        "subscription the service disabled (410, or 5 days of failures).",
+    ),
+    "DELETE /api/v1/webhooks/{webhook_id}": Doc(
+        "Delete a webhook subscription", "Its pending deliveries and its delivery log go with it."
+    ),
+    "POST /api/v1/webhooks/{webhook_id}/rotate-secret": Doc(
+        "Rotate the signing secret",
+        "A new secret, in this answer only. For 24 hours deliveries carry two signatures, one per secret.",
+    ),
+    "POST /api/v1/webhooks/{webhook_id}/ping": Doc(
+        "Ping a webhook subscription",
+        "Queues a `webhook.ping` event for this subscription alone (202); it is sent in the background like "
+        "any event. 409 when the subscription is not active.",
+        errors=(409,),
+    ),
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": Doc(
+        "List deliveries",
+        "The last 30 days' deliveries, newest first, each with its attempts (time, status code, duration, error, "
+        "next try); paged.",
+    ),
+    "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": Doc(
+        "Redeliver",
+        "Sends a finished delivery again, now, with the same `webhook-id` and body (202). 409 while it is still "
+        "pending or when the subscription is not active.",
+        errors=(409,),
+    ),
     # audit, stats
     "GET /api/v1/audit-events": Doc("List audit events", "The account's append-only, hash-chained audit log."),
     "GET /api/v1/audit-events/verify": Doc(

@@ -31,6 +31,7 @@ from .public import PublicJobPostingController
 from .public_apply import PublicApplyController
 from .stats import StatsController
 from .users import ApiKeyController, UserController
+from .webhooks import WebhookController
 
 RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
@@ -46,6 +47,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     CareersBoardController,
     AccountController,
     EventController,
+    WebhookController,
 ]
 PUBLIC_HANDLERS: list[ControllerRouterHandler] = [PublicJobPostingController, PublicApplyController]
 

@@ -424,3 +424,116 @@ class OutboxEvent(Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+class WebhookSubscription(Base):
+    """Where an account's events are posted (§12), signed with ``secret`` (and ``previous_secret`` until it expires).
+
+    Events after ``from_position`` (the account's last position when it was created) are delivered to it.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index(None, "account_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    url: Mapped[str] = mapped_column(String(2000), nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    job_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), nullable=False)
+    statuses: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # why the service turned it off: ``gone`` (the receiver answered 410) or ``failing`` (5 days of failures)
+    disabled_reason: Mapped[str | None] = mapped_column(String(16))
+    secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    from_position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class WebhookCursor(Base):
+    """The last outbox position of an account fanned out to its subscriptions' deliveries."""
+
+    __tablename__ = "webhook_cursors"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: its body serialised once, retried until delivered or given up.
+
+    ``status``: ``pending`` (due at ``next_attempt_at``; in flight while ``leased_until`` is ahead), ``delivered``,
+    ``failed``. ``ordering_key`` (the application, else the candidate, else the job) keeps an application's events
+    in position order per subscription.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "subscription_id",
+            "next_attempt_at",
+            "position",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_webhook_deliveries_in_flight",
+            "subscription_id",
+            postgresql_where=text("status = 'pending' AND lease IS NOT NULL"),
+        ),
+        Index(
+            "ix_webhook_deliveries_pending_order",
+            "subscription_id",
+            "ordering_key",
+            "position",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(None, "subscription_id", "created_at"),
+        Index(None, "application_id"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    application_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    ordering_key: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    last_status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _created()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery: the delivery log (kept 30 days)."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index(None, "delivery_id", "attempted_at"), Index(None, "attempted_at"))
+
+    id: Mapped[uuid.UUID] = _pk()
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    )
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

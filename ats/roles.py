@@ -23,7 +23,7 @@ class Permission(StrEnum):
     ADD_CANDIDATES = "add_candidates"  # a recruiter adds a candidate (POST /applications)
     COMPLIANCE = "compliance"  # export, erase, legal hold, retention, audit log
     STATS = "stats"
-    INTEGRATIONS = "integrations"  # webhooks and the change feed (§12)
+    INTEGRATIONS = "integrations"  # webhook subscriptions, their delivery logs and the change feed (§12)
 
 
 class Scope(StrEnum):

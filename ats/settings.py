@@ -81,6 +81,17 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def parse_seconds(raw: str) -> float:
+    """A duration that may be a fraction of a second (``0.05``) or any :func:`parse_duration` value (``15m``)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return float(parse_duration(raw))
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive number of seconds such as 0.5, 60 or 15m")
+    return value
+
+
 def _parse_port(raw: str) -> int:
     value = int(raw.strip())
     if not 0 < value < 65536:
@@ -243,6 +254,21 @@ class Settings:
     # When set, GET /metrics requires ``Authorization: Bearer <this token>``; unset, /metrics is open (keep it
     # off the public network then).
     metrics_token: str | None = setting(None, _parse_optional_text, secret=True)
+    # Webhooks (§12). Plain http and private, loopback or link-local targets are for development only.
+    webhooks_allow_http: bool = setting(False, _parse_bool)
+    webhooks_allow_private: bool = setting(False, _parse_bool)
+    # Whether this process delivers webhooks in the background (every API process does by default).
+    webhooks_delivery: bool = setting(True, _parse_bool)
+    # Retries: the first waits ``retry_base``, each next one twice as long up to ``retry_cap`` (+ up to 25 % jitter);
+    # after ``max_attempts`` the delivery fails. The defaults retry 16 times over more than 3 days.
+    webhooks_retry_base: float = setting(60.0, parse_seconds)
+    webhooks_retry_cap: float = setting(12 * 3600.0, parse_seconds)
+    webhooks_max_attempts: int = setting(16, _parse_positive_int)
+    webhooks_timeout: float = setting(10.0, parse_seconds)  # one attempt, connect to last byte of the answer
+    webhooks_concurrency: int = setting(4, _parse_positive_int)  # deliveries in flight per subscription
+    webhooks_poll_interval: float = setting(1.0, parse_seconds)
+    # A subscription whose deliveries fail without a success for this long is disabled and its admins mailed.
+    webhooks_disable_after: int = setting(5 * 86400, parse_duration)
     # ``ATS_*`` variables that name no setting (each is warned about at load).
     extra: Mapping[str, str] = field(default_factory=dict)
 

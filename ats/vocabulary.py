@@ -23,11 +23,13 @@ __all__ = [
     "QUESTION_TYPES",
     "UPLOAD_EXTENSIONS",
     "UPLOAD_STATUSES",
+    "WEBHOOK_EVENT_TYPES",
     "DocumentType",
     "EmploymentType",
     "ErasureReason",
     "JobStatus",
     "QuestionType",
+    "WebhookEventType",
     "is_email",
 ]
 
@@ -60,6 +62,32 @@ ErasureReason = Literal[
     "other",
 ]
 ERASURE_REASONS: tuple[str, ...] = get_args(ErasureReason)
+
+# The event types a webhook subscription may name (§12): the outbox's domain events and the candidate events of
+# §13. ``*`` subscribes to every type, present and future. ``webhook.ping`` is sent by ``POST …/ping`` only.
+WebhookEventType = Literal[
+    "application.created",
+    "application.status_changed",
+    "application.updated",
+    "application.erased",
+    "note.created",
+    "note.updated",
+    "note.deleted",
+    "rating.set",
+    "document.uploaded",
+    "document.deleted",
+    "job.created",
+    "job.updated",
+    "job.deleted",
+    "candidate.created",
+    "candidate.updated",
+    "candidate.merged",
+    "candidate.erased",
+    "candidate.merge_undone",
+]
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
+WEBHOOK_ALL_EVENTS = "*"
+WEBHOOK_PING = "webhook.ping"
 
 # One rule for every email the service accepts: something, one @, a domain with a dot, no spaces.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from . import audit_seal
+from . import audit_seal, delivery
 from .runtime import Runtime
 from .services import documents, erasure, feed
 
@@ -37,6 +37,11 @@ async def seal_audit(runtime: Runtime) -> list[audit_seal.Sealed]:
     return await audit_seal.seal(runtime.uow, store, key)
 
 
+async def prune_webhook_logs(runtime: Runtime) -> int:
+    """Delete webhook delivery logs older than 30 days."""
+    return await delivery.Engine(runtime.uow, runtime.settings).prune()
+
+
 async def _every(seconds: int, name: str, job: Callable[[Runtime], Awaitable[object]], runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(seconds)
@@ -47,7 +52,8 @@ async def _every(seconds: int, name: str, job: Callable[[Runtime], Awaitable[obj
 
 
 async def background_jobs(runtime: Runtime) -> None:
-    """Forever: every ``ATS_SWEEP_INTERVAL`` the sweep jobs, every ``ATS_AUDIT_SEAL_INTERVAL`` the audit seal.
+    """Forever: every ``ATS_SWEEP_INTERVAL`` the sweep jobs (and the webhook log pruning), every
+    ``ATS_AUDIT_SEAL_INTERVAL`` the audit seal; webhook delivery all the time (unless ``ATS_WEBHOOKS_DELIVERY`` is off).
 
     A failure waits for the next round.
     """
@@ -55,3 +61,6 @@ async def background_jobs(runtime: Runtime) -> None:
     async with asyncio.TaskGroup() as jobs:
         jobs.create_task(_every(settings.sweep_interval, "background jobs", run_once, runtime))
         jobs.create_task(_every(settings.audit_seal_interval, "audit sealing", seal_audit, runtime))
+        jobs.create_task(_every(settings.sweep_interval, "webhook log pruning", prune_webhook_logs, runtime))
+        if settings.webhooks_delivery:
+            jobs.create_task(delivery.Engine(runtime.uow, runtime.settings).run_forever())

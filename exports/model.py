@@ -70,6 +70,15 @@ class ExportRating:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportWebhookDelivery:
+    """Where the application's data was sent by a webhook (§12): the receiver's URL, the event, when."""
+
+    url: str
+    event_type: str
+    delivered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ExportPrivacy:
     """What an Art. 15 GDPR answer says besides the data: who holds it, for how long, and where to complain."""
 
@@ -98,6 +107,7 @@ class ExportBundle:
     generated_at: datetime
     include_internal: bool
     privacy: ExportPrivacy | None = None
+    webhook_deliveries: Sequence[ExportWebhookDelivery] = ()
 
     def visible_notes(self) -> list[ExportNote]:
         """The notes this export may show: internal ones only when ``include_internal`` is set."""
@@ -149,6 +159,7 @@ def to_document(bundle: ExportBundle) -> dict[str, Any]:
         "ratings": [_plain(rating) for rating in bundle.ratings],
         "notes": [_plain(note) for note in bundle.visible_notes()],
         "documents": [_plain(document) for document in bundle.documents],
+        "webhook_deliveries": [_plain(sent) for sent in bundle.webhook_deliveries],
     }
 
 

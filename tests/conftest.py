@@ -73,7 +73,18 @@ def services(suite_data_dir: Path) -> Iterator[tuple[Settings, EmbeddedServices]
 
 @pytest.fixture(scope="session")
 def settings(services: tuple[Settings, EmbeddedServices]) -> Settings:
-    return dataclasses.replace(services[0], login_rate_limit=5, public_rate_limit=1000)
+    # Webhooks: the suite's receivers listen on loopback over plain http, and retries come within a second.
+    return dataclasses.replace(
+        services[0],
+        login_rate_limit=5,
+        public_rate_limit=1000,
+        webhooks_allow_http=True,
+        webhooks_allow_private=True,
+        webhooks_retry_base=0.05,
+        webhooks_retry_cap=0.4,
+        webhooks_poll_interval=0.1,
+        webhooks_timeout=5.0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from ..errors import FieldError, LegalHold, ValidationFailed
 from ..models import Application, Document, IdempotencyKey, Note, PendingDeletion, Rating, StatusChange
 from ..roles import Permission
 from ..vocabulary import ERASURE_REASONS, ErasureReason
+from . import webhooks
 from .applications import get_application_row
 from .documents import application_prefix
 
@@ -100,6 +101,7 @@ async def erase_rows(
     )
     session.add(pending)
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.resource_id == application.id))
+    await webhooks.forget_application(session, application.id)  # its webhook bodies and delivery logs
     # history, notes, ratings and documents go with it (ON DELETE CASCADE)
     await session.execute(delete(Application).where(Application.id == application.id))
     event = await audit.record(

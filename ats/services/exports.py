@@ -16,6 +16,7 @@ from ats.exports import (
     ExportNote,
     ExportPrivacy,
     ExportRating,
+    ExportWebhookDelivery,
 )
 
 from .. import audit
@@ -26,6 +27,7 @@ from ..pipeline import CLOSED
 from ..roles import Permission
 from .applications import get_application_row
 from .retention import Policy
+from .webhooks import sent_for_application
 
 FORMATS = ("json", "pdf", "zip")
 # Columns an export leaves out on purpose: where the bytes live and the secret that unlocks an
@@ -146,6 +148,10 @@ async def gather(
                 d.name,
             )
             for d in documents
+        ],
+        webhook_deliveries=[
+            ExportWebhookDelivery(sent.url, sent.event_type, sent.delivered_at)
+            for sent in await sent_for_application(session, application.id)
         ],
         generated_at=utcnow(),
         include_internal=include_internal,

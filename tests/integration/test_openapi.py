@@ -18,6 +18,7 @@ from openapi_spec_validator import validate
 from tests.conftest import PASSWORD, Account
 from tests.integration.helpers import make_application, make_job
 from tests.integration.test_public_apply import apply_body, upload
+from tests.integration.webhook_receiver import Receiver, eventually
 from tests.samples import PDF
 
 JSONAPI = "application/vnd.api+json"
@@ -343,6 +344,42 @@ async def test_every_operation_answers_as_documented(
     check(await client.post(done, json=body, headers=jsonapi), 409)
     check(await client.post(done, json={"data": {}}, headers=jsonapi), 422)
     check(await client.post(done, json=body, headers={"Content-Type": "text/plain"}), 415)
+
+    # webhooks (§12)
+    receiver = Receiver().start()
+    try:
+        hook_body = {"url": receiver.url, "events": ["application.created"]}
+        check(await client.get("/api/v1/webhooks", headers=admin), 200)
+        check(await client.get("/api/v1/webhooks", headers=recruiter), 403)
+        hook = check(await client.post("/api/v1/webhooks", json=hook_body, headers=admin), 201).json()["data"]
+        check(await client.post("/api/v1/webhooks", json={**hook_body, "events": ["nope"]}, headers=admin), 422)
+        hook_path = f"/api/v1/webhooks/{hook['id']}"
+        check(await client.get(hook_path, headers=admin), 200)
+        check(await client.get(f"/api/v1/webhooks/{missing}", headers=admin), 404)
+        check(await client.patch(hook_path, json={"events": ["*"]}, headers=admin), 200)
+        check(await client.patch(hook_path, json={"url": "ftp://x"}, headers=admin), 422)
+        check(await client.post(f"{hook_path}/rotate-secret", headers=admin), 200)
+        check(await client.post(f"/api/v1/webhooks/{missing}/rotate-secret", headers=admin), 404)
+        check(await client.post(f"{hook_path}/ping", headers=admin), 202)
+        await eventually(lambda: len(receiver.ok()) == 1)
+
+        async def delivered() -> list[Any]:
+            found = check(await client.get(f"{hook_path}/deliveries", headers=admin), 200).json()["data"]
+            return [d for d in found if d["status"] == "delivered"]
+
+        await eventually(delivered)
+        check(await client.get(f"{hook_path}/deliveries?page=0", headers=admin), 422)
+        [sent] = await delivered()
+        redeliver = f"{hook_path}/deliveries/{sent['id']}/redeliver"
+        check(await client.post(redeliver, headers=admin), 202)
+        check(await client.post(f"{hook_path}/deliveries/{missing}/redeliver", headers=admin), 404)
+        await eventually(lambda: len(receiver.ok()) == 2)
+        check(await client.patch(hook_path, json={"active": False}, headers=admin), 200)
+        check(await client.post(f"{hook_path}/ping", headers=admin), 409)
+        check(await client.delete(hook_path, headers=admin), 204)
+        check(await client.delete(hook_path, headers=admin), 404)
+    finally:
+        receiver.stop()
 
     # health and metrics
     check(await client.get("/health/live"), 200)

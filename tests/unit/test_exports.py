@@ -50,6 +50,7 @@ TOP_LEVEL = [
     "ratings",
     "notes",
     "documents",
+    "webhook_deliveries",
 ]
 MIB = 1024 * 1024
 T0 = datetime(2025, 1, 16, 9, 0, tzinfo=UTC)
