@@ -502,6 +502,30 @@ OPERATIONS: dict[str, Doc] = {
     "DELETE /api/v1/applications/{application_id}/documents/{document_id}": Doc(
         "Delete a document", "The document and every stored version of its object."
     ),
+    # candidates (people)
+    "GET /api/v1/candidates": Doc(
+        "List candidates",
+        "The account's people, newest first, each with the applications the caller may see; `search` (name and "
+        "email), `tag`, `updated_since` (RFC 3339), `page`/`per_page` or `cursor` for deep pages.",
+    ),
+    "GET /api/v1/candidates/{candidate_id}": Doc(
+        "Get a candidate", "One person with their applications `[{id, job, status}]` (those the caller may see)."
+    ),
+    "PATCH /api/v1/candidates/{candidate_id}": Doc(
+        "Update a candidate",
+        "Partial: name parts, `emails` (the first is the primary email; 409 when another candidate has it), "
+        "`phones` (stored in E.164 when they parse), `address`, `links`, `source`.",
+        errors=(409, 422),
+    ),
+    "PUT /api/v1/candidates/{candidate_id}/tags": Doc(
+        "Set a candidate's tags", "Replaces the tags (trimmed, lower-cased, each once; at most 50).", errors=(422,)
+    ),
+    "GET /api/v1/tags": Doc("List tags", "Every tag on the account's candidates with how many carry it."),
+    "GET /api/v1/data-subjects": Doc(
+        "Find a data subject (GDPR)",
+        "The people who used `email` (any case) in this account, as a candidate's email or on any application "
+        "(admin, compliance).",
+    ),
     # GDPR
     "GET /api/v1/applications/{application_id}/export": Doc(
         "Export an application (GDPR)",

@@ -12,6 +12,7 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
+from .candidates import CandidateController, DataSubjectController, TagController
 from .careers_board import CareersBoardController
 from .deps import (
     BearerAuthMiddleware,
@@ -41,6 +42,9 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     JobController,
     StageController,
     ApplicationController,
+    CandidateController,
+    TagController,
+    DataSubjectController,
     GdprController,
     CareersBoardController,
     AccountController,

@@ -11,7 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger("ats.events")
 
 EVENTS: frozenset[str] = frozenset(
-    {"application.created", "application.status_changed", "application.erased", "document.uploaded"}
+    {
+        "application.created",
+        "application.status_changed",
+        "application.erased",
+        "document.uploaded",
+        "candidate.created",
+        "candidate.updated",
+        "candidate.merged",
+        "candidate.erased",
+        "candidate.merge_undone",
+    }
 )
 _PENDING = "ats_pending_events"
 

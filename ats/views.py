@@ -110,3 +110,36 @@ class RatingSummary(msgspec.Struct):
     criteria: dict[str, int]
     average: float | None
     count: int
+
+
+class CandidateApplication(msgspec.Struct):
+    id: uuid.UUID
+    job: JobRef
+    status: str
+
+
+class CandidateView(msgspec.Struct):
+    """A person (§13): the candidate across their applications."""
+
+    id: uuid.UUID
+    name: str
+    salutation: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str
+    emails: list[str]
+    phones: list[str]
+    address: Address
+    links: list[str]
+    tags: list[str]
+    source: str | None
+    consent: Consent
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    applications: list[CandidateApplication]
+
+
+class TagCount(msgspec.Struct):
+    tag: str
+    count: int

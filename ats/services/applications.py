@@ -18,6 +18,7 @@ from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, Vers
 from ..models import Application, JobPosting, Note, StatusChange
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
+from . import candidates
 from .access import application_scope
 
 CANDIDATE_FIELDS = (
@@ -55,6 +56,8 @@ async def create_application(
     cover_letter: str | None = None,
     custom_fields: dict[str, Any] | None = None,
     source: str | None = None,
+    utm: dict[str, str | None] | None = None,
+    referrer_id: uuid.UUID | None = None,
     consent: ConsentInput | None = None,
     email_pointer: str = "/candidate/email",
     custom_fields_pointer: str = "/custom_fields",
@@ -65,15 +68,33 @@ async def create_application(
         raise ValidationFailed("custom_fields exceed the bounds every export can carry", errors=bounds)
     email = str(candidate["email"]).strip()
     now = utcnow()
+    consent_values = None
+    if consent is not None:
+        consent_values = {
+            "consent_privacy_policy": consent.privacy_policy,
+            "consent_privacy_policy_version": consent.privacy_policy_version,
+            "consent_talent_pool": consent.talent_pool,
+            "consented_at": now,
+            "consent_ip": consent.ip_address,
+        }
+    # The person first (one statement: found by lower(email) or inserted); the application links to them.
+    candidate_id = await candidates.attach(
+        session, job.account_id, candidate, source=source, consent=consent_values, now=now
+    )
     application = Application(
         id=new_id(),
         account_id=job.account_id,
         job_id=job.id,
+        candidate_id=candidate_id,
         status=Status.NEW.value,
         status_changed_at=now,
         cover_letter=cover_letter,
         custom_fields=custom_fields or {},
         source=source,
+        utm_source=(utm or {}).get("utm_source"),
+        utm_medium=(utm or {}).get("utm_medium"),
+        utm_campaign=(utm or {}).get("utm_campaign"),
+        referrer_id=referrer_id,
         legal_hold=False,
         rating_total=0,
         rating_count=0,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, StorageUnavailable
@@ -25,7 +25,17 @@ from .. import audit, events, mail
 from ..auth import Principal
 from ..db import UnitOfWork, new_id, utcnow
 from ..errors import FieldError, LegalHold, ValidationFailed
-from ..models import Application, Document, IdempotencyKey, Note, PendingDeletion, Rating, StatusChange
+from ..models import (
+    Application,
+    Candidate,
+    CandidateMerge,
+    Document,
+    IdempotencyKey,
+    Note,
+    PendingDeletion,
+    Rating,
+    StatusChange,
+)
 from ..roles import Permission
 from ..vocabulary import ERASURE_REASONS, ErasureReason
 from .applications import get_application_row
@@ -73,12 +83,18 @@ async def erase_rows(
     notified: bool = False,
     permission: Permission = Permission.COMPLIANCE,
     lease: timedelta = timedelta(0),
+    forget_person: bool = True,
 ) -> tuple[Receipt, uuid.UUID]:
     """In the caller's transaction: delete every row, record the objects to delete, audit.
 
-    The pending deletion is due after ``lease``: until then it belongs to the caller.
+    The pending deletion is due after ``lease``: until then it belongs to the caller. With ``forget_person``,
+    the candidate goes too when this was the last of their applications.
     """
     reason = parse_reason(reason)  # the audit log keeps it forever: only a code of the list gets there
+    found = await get_application_row(session, principal, application_id, permission=permission)
+    # The person's row first, then the application's (the order every erasure takes: no deadlock); holding it,
+    # an apply attaching to this person has either committed (and is seen below) or waits for this one.
+    await lock_candidate(session, found.candidate_id)
     application = await get_application_row(session, principal, application_id, permission=permission, lock=True)
     if application.legal_hold:
         raise LegalHold("The application is under legal hold and cannot be erased")
@@ -102,6 +118,8 @@ async def erase_rows(
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.resource_id == application.id))
     # history, notes, ratings and documents go with it (ON DELETE CASCADE)
     await session.execute(delete(Application).where(Application.id == application.id))
+    if forget_person:
+        await forget_candidate_if_alone(session, application.candidate_id)
     event = await audit.record(
         session,
         principal,
@@ -117,6 +135,39 @@ async def erase_rows(
     events.queue(session, "application.erased", application_id=application.id, account_id=application.account_id)
     receipt = Receipt(application.id, event.at, counts, event.id, "pending")
     return receipt, pending.id
+
+
+async def lock_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> None:
+    await session.execute(select(Candidate.id).where(Candidate.id == candidate_id).with_for_update())
+
+
+async def forget_candidate_if_alone(session: AsyncSession, candidate_id: uuid.UUID) -> bool:
+    """Delete the person (held locked by the caller) when no application of theirs remains; merge records
+    that could restore them lose what they kept. True when the person was deleted."""
+    remaining = await session.scalar(select(Application.id).where(Application.candidate_id == candidate_id).limit(1))
+    if remaining is not None:
+        return False
+    deleted = await session.scalar(
+        delete(Candidate).where(Candidate.id == candidate_id).returning(Candidate.account_id)
+    )
+    if deleted is None:
+        return False
+    await forget_merges(session, deleted, candidate_id)
+    events.queue(session, "candidate.erased", account_id=deleted, candidate_id=candidate_id)
+    return True
+
+
+async def forget_merges(session: AsyncSession, account_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
+    """Merges involving an erased person keep ids only: what they kept for an undo is wiped (undo is then 409)."""
+    await session.execute(
+        update(CandidateMerge)
+        .where(
+            CandidateMerge.account_id == account_id,
+            or_(CandidateMerge.survivor_id == candidate_id, CandidateMerge.merged_id == candidate_id),
+            CandidateMerge.erased_at.is_(None),
+        )
+        .values(snapshot=None, erased_at=utcnow())
+    )
 
 
 async def erase(

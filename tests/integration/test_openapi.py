@@ -263,6 +263,22 @@ async def test_every_operation_answers_as_documented(
     check(await client.get(f"{base}/ratings", headers=admin), 200)
     check(await client.get(f"{base}/ratings", headers=other_account.headers), 404)
 
+    # candidates (people)
+    people = check(await client.get("/api/v1/candidates?search=ada", headers=admin), 200).json()["data"]
+    person_id = next(p["id"] for p in people if any(a["id"] == app_id for a in p["applications"]))
+    person = f"/api/v1/candidates/{person_id}"
+    check(await client.get("/api/v1/candidates?per_page=0", headers=admin), 422)
+    check(await client.get(person, headers=recruiter), 200)
+    check(await client.get(person, headers=other_account.headers), 404)
+    check(await client.patch(person, json={"phones": ["+49 30 1234567"]}, headers=recruiter), 200)
+    check(await client.patch(person, json={"emails": ["x"]}, headers=recruiter), 422)
+    check(await client.patch(person, json={"emails": [application["candidate"]["email"]]}, headers=recruiter), 200)
+    check(await client.put(f"{person}/tags", json={"tags": ["python"]}, headers=recruiter), 200)
+    check(await client.put(f"{person}/tags", json={"tags": ["<b>"]}, headers=recruiter), 422)
+    check(await client.get("/api/v1/tags", headers=admin), 200)
+    check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=compliance), 200)
+    check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=recruiter), 403)
+
     # documents
     files = {"file": ("cv.pdf", PDF, "application/pdf")}
     doc = check(await client.post(f"{base}/documents", files=files, data={"type": "cv"}, headers=admin), 201)

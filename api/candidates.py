@@ -1,0 +1,140 @@
+"""Candidates (§13): the people behind applications — list, get, edit, tags, data subjects."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, patch, put
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ats.auth import Principal
+from ats.errors import FieldError, ValidationFailed
+from ats.roles import Permission
+from ats.services import candidates
+from ats.views import CandidateView, TagCount
+from ats.vocabulary import EMAIL_PATTERN
+
+from .applications import AddressIn
+from .deps import account_member, provide_principal, requires
+from .paging import check_page, page_meta
+from .schemas import Input, Many, One, whole
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=EMAIL_PATTERN)]
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+Link = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+Text150 = Annotated[str, msgspec.Meta(max_length=150)]
+
+
+class CandidatePatch(Input):
+    """Partial: absent fields stay; ``emails``' first is the primary email."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | msgspec.UnsetType = msgspec.UNSET
+    salutation: Annotated[str, msgspec.Meta(max_length=50)] | msgspec.UnsetType | None = msgspec.UNSET
+    first_name: Text150 | msgspec.UnsetType | None = msgspec.UNSET
+    last_name: Text150 | msgspec.UnsetType | None = msgspec.UNSET
+    emails: Annotated[list[Email], msgspec.Meta(min_length=1, max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    phones: Annotated[list[Phone], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    address: AddressIn | msgspec.UnsetType = msgspec.UNSET
+    links: Annotated[list[Link], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    source: Annotated[str, msgspec.Meta(max_length=100)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class TagsIn(Input):
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)]
+
+
+def _changes(data: CandidatePatch) -> dict[str, Any]:
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    address = changes.pop("address", None)
+    if address is not None:
+        changes.update(msgspec.to_builtins(address))
+    return changes
+
+
+class CandidateController(Controller):
+    path = "/candidates"
+    tags = ["candidates"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)])
+    async def list_candidates(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        search: Annotated[str, msgspec.Meta(max_length=200)] | None = None,
+        tag: Annotated[str, msgspec.Meta(max_length=50)] | None = None,
+        updated_since: datetime | None = None,
+        page: int = 1,
+        per_page: int = 20,
+        cursor: Annotated[str, msgspec.Meta(max_length=500)] | None = None,
+    ) -> Many[CandidateView]:
+        """Newest first; ``search`` matches name and email, ``tag`` one tag, ``updated_since`` a time; ``cursor``
+        for deep pages."""
+        check_page(page, per_page)
+        if updated_since is not None and updated_since.tzinfo is None:
+            raise ValidationFailed(errors=[FieldError("updated_since", "must carry a time zone (RFC 3339)")])
+        result = await candidates.list_candidates(
+            db_session,
+            principal,
+            candidates.CandidateFilters(
+                search=search or None,
+                tag=tag or None,
+                updated_since=updated_since,
+                page=page,
+                per_page=per_page,
+                cursor=cursor,
+            ),
+        )
+        return Many(result.views, page_meta(result.total, result.page, result.per_page, result.next_cursor))
+
+    @get("/{candidate_id:uuid}", guards=[requires(Permission.READ)])
+    async def get_candidate(
+        self, candidate_id: uuid.UUID, db_session: AsyncSession, principal: Principal
+    ) -> One[CandidateView]:
+        return One(await candidates.get_view(db_session, principal, candidate_id))
+
+    @patch("/{candidate_id:uuid}", guards=[account_member])
+    async def patch_candidate(
+        self, candidate_id: uuid.UUID, data: CandidatePatch, db_session: AsyncSession, principal: Principal
+    ) -> One[CandidateView]:
+        await candidates.update(db_session, principal, candidate_id, _changes(data))
+        return One(await candidates.get_view(db_session, principal, candidate_id))
+
+    @put("/{candidate_id:uuid}/tags", guards=[account_member])
+    async def set_tags(
+        self, candidate_id: uuid.UUID, data: TagsIn, db_session: AsyncSession, principal: Principal
+    ) -> One[CandidateView]:
+        """Replace the candidate's tags (trimmed, lower-cased, each once)."""
+        await candidates.update(db_session, principal, candidate_id, {"tags": list(data.tags)})
+        return One(await candidates.get_view(db_session, principal, candidate_id))
+
+
+class TagController(Controller):
+    path = "/tags"
+    tags = ["candidates"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)])
+    async def list_tags(self, db_session: AsyncSession, principal: Principal) -> Many[TagCount]:
+        """Every tag on the account's candidates with how many carry it, most used first."""
+        return whole(await candidates.tag_counts(db_session, principal))
+
+
+class DataSubjectController(Controller):
+    path = "/data-subjects"
+    tags = ["gdpr"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.COMPLIANCE)])
+    async def find(
+        self, db_session: AsyncSession, principal: Principal, email: Annotated[str, msgspec.Meta(max_length=320)]
+    ) -> Many[CandidateView]:
+        """The people who used ``email`` (any case) in this account, as a candidate's email or on an application."""
+        if not email.strip():
+            raise ValidationFailed(errors=[FieldError("email", "must not be empty")])
+        return whole(await candidates.data_subjects(db_session, principal, email))
