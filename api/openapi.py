@@ -542,6 +542,18 @@ OPERATIONS: dict[str, Doc] = {
         "Every row and stored object of the application; answers a receipt. Refused (409) under legal hold.",
         errors=(409,),
     ),
+    "GET /api/v1/candidates/{candidate_id}/export": Doc(
+        "Export a person (GDPR)",
+        "A candidate's whole record: the person and every application (as the application export), as JSON, one "
+        "PDF report, or a ZIP with `documents/<n>/<filename>` for application `n` (`format`; admin, compliance).",
+        ok={"application/json": {"type": "object"}, "application/pdf": BINARY, "application/zip": BINARY},
+    ),
+    "DELETE /api/v1/candidates/{candidate_id}": Doc(
+        "Erase a person (GDPR)",
+        "Every application, row and stored object of the candidate, and the candidate; one receipt with the totals. "
+        "Refused (409, listing `applications`) while any application is under legal hold.",
+        errors=(409,),
+    ),
     "POST /api/v1/retention/run": Doc(
         "Run retention", "Erase (or with `dry_run=true` list) what the retention rules say is due."
     ),

@@ -8,11 +8,13 @@ from .model import (
     ExportNote,
     ExportPrivacy,
     ExportRating,
+    PersonExport,
     json_schema,
+    person_to_json_bytes,
     to_document,
     to_json_bytes,
 )
-from .pdf import render_pdf
+from .pdf import render_pdf, render_person_pdf
 from .zip import DocumentSource, stream_zip, unique_names
 
 __all__ = [
@@ -24,8 +26,11 @@ __all__ = [
     "ExportNote",
     "ExportPrivacy",
     "ExportRating",
+    "PersonExport",
     "json_schema",
+    "person_to_json_bytes",
     "render_pdf",
+    "render_person_pdf",
     "stream_zip",
     "to_document",
     "to_json_bytes",

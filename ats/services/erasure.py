@@ -24,7 +24,7 @@ from ats.storage import Documents, StorageUnavailable
 from .. import audit, events, mail
 from ..auth import Principal
 from ..db import UnitOfWork, new_id, utcnow
-from ..errors import FieldError, LegalHold, ValidationFailed
+from ..errors import FieldError, LegalHold, NotFound, ValidationFailed
 from ..models import (
     Application,
     Candidate,
@@ -283,3 +283,82 @@ async def pending_count(session: AsyncSession, account_id: uuid.UUID | None = No
     if account_id is not None:
         query = query.where(PendingDeletion.account_id == account_id)
     return int(await session.scalar(query) or 0)
+
+
+@dataclass
+class PersonReceipt:
+    """One receipt for a person's erasure: every application, with the totals of what went."""
+
+    candidate_id: uuid.UUID
+    erased_at: datetime
+    applications: list[uuid.UUID]
+    counts: dict[str, int]
+    audit_event_id: uuid.UUID
+    storage: str  # "erased", or "pending" while S3 refuses and the deletion is being retried
+
+
+async def erase_person(
+    uow: UnitOfWork,
+    store: Documents,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    *,
+    reason: str,
+    upload_url_ttl: int,
+) -> PersonReceipt:
+    """Erase a candidate: every application (rows and stored objects), the person, what merges kept of them.
+
+    All rows go in one transaction that holds the person's row first: an apply attaching to them either
+    committed before (its application is erased too) or runs after and makes a new person. Refused (409,
+    listing them) while any application is under legal hold; nothing is erased then.
+    """
+    code = parse_reason(reason)
+    async with uow() as session:
+        person = await session.scalar(
+            select(Candidate)
+            .where(Candidate.id == candidate_id, Candidate.account_id == principal.account_id)
+            .with_for_update()
+        )
+        if person is None:
+            raise NotFound("No such candidate")
+        principal.scope(Permission.COMPLIANCE)
+        applications = list(
+            await session.execute(
+                select(Application.id, Application.legal_hold)
+                .where(Application.candidate_id == candidate_id)
+                .order_by(Application.created_at, Application.id)
+            )
+        )
+        held = [str(a.id) for a in applications if a.legal_hold]
+        if held:
+            raise LegalHold(
+                "Applications of this candidate are under legal hold; nothing was erased",
+                extra={"applications": held},
+            )
+        totals = {"applications": len(applications), "documents": 0, "objects": 0, "notes": 0, "ratings": 0}
+        totals["history"] = 0
+        pending_ids = []
+        for application in applications:
+            receipt, pending_id = await erase_rows(
+                session, principal, application.id, reason=code, lease=LEASE, forget_person=False
+            )
+            pending_ids.append(pending_id)
+            for key, value in receipt.counts.items():
+                totals[key] = totals.get(key, 0) + value
+        await session.execute(delete(Candidate).where(Candidate.id == candidate_id))
+        await forget_merges(session, person.account_id, candidate_id)
+        event = await audit.record(
+            session,
+            principal,
+            "candidate.erased",
+            object_type="candidate",
+            object_id=candidate_id,
+            data={"reason": code, "counts": {k: v for k, v in totals.items() if k != "objects"}},
+        )
+        events.queue(session, "candidate.erased", account_id=person.account_id, candidate_id=candidate_id)
+        result = PersonReceipt(candidate_id, event.at, [a.id for a in applications], totals, event.id, "pending")
+    deleted = await process_pending(uow, store, upload_url_ttl=upload_url_ttl, pending_ids=pending_ids)
+    if deleted is not None:
+        result.counts["objects"] = deleted
+        result.storage = "erased"
+    return result

@@ -278,6 +278,11 @@ async def test_every_operation_answers_as_documented(
     check(await client.get("/api/v1/tags", headers=admin), 200)
     check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=compliance), 200)
     check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=recruiter), 403)
+    check(await client.get(f"{person}/export", headers=compliance), 200)
+    check(await client.get(f"{person}/export?format=pdf", headers=admin), 200)
+    check(await client.get(f"{person}/export?format=zip", headers=admin), 200)
+    check(await client.get(f"{person}/export?format=xml", headers=admin), 422)
+    check(await client.get(f"{person}/export", headers=recruiter), 403)
 
     # documents
     files = {"file": ("cv.pdf", PDF, "application/pdf")}
@@ -331,6 +336,18 @@ async def test_every_operation_answers_as_documented(
     )
     backwards = {"data": {"type": "applicant", "attributes": {"application_stage_id": stages[0]["id"]}}}
     check(await client.patch(f"/api/v1/applicants/{app_id}", json=backwards, headers={**admin, **jsonapi}), None)
+
+    # a person's erasure: refused under a legal hold, then one receipt, then 404
+    held_person = next(
+        p["id"]
+        for p in check(await client.get("/api/v1/candidates?per_page=100", headers=admin), 200).json()["data"]
+        if any(a["id"] == held["id"] for a in p["applications"])
+    )
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 409)
+    check(await client.patch(f"/api/v1/applications/{held['id']}", json={"legal_hold": False}, headers=admin), 200)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=recruiter), 403)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 200)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 404)
 
     # the erasure, last: it removes what the checks above used
     check(await client.delete(f"{base}?reason=candidate_request", headers=recruiter), 403)
