@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, put
+from litestar import Controller, get, patch, post, put
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
-from ats.services import candidates
+from ats.runtime import Runtime
+from ats.services import candidate_merges, candidates
 from ats.views import CandidateView, TagCount
 from ats.vocabulary import EMAIL_PATTERN
 
@@ -42,6 +43,11 @@ class CandidatePatch(Input):
     address: AddressIn | msgspec.UnsetType = msgspec.UNSET
     links: Annotated[list[Link], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     source: Annotated[str, msgspec.Meta(max_length=100)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class MergeIn(Input):
+    other_id: uuid.UUID
+    dry_run: bool = False
 
 
 class TagsIn(Input):
@@ -112,6 +118,38 @@ class CandidateController(Controller):
         """Replace the candidate's tags (trimmed, lower-cased, each once)."""
         await candidates.update(db_session, principal, candidate_id, {"tags": list(data.tags)})
         return One(await candidates.get_view(db_session, principal, candidate_id))
+
+    @get("/{candidate_id:uuid}/duplicates", guards=[requires(Permission.READ)])
+    async def duplicates(
+        self, candidate_id: uuid.UUID, db_session: AsyncSession, principal: Principal
+    ) -> Many[candidate_merges.Duplicate]:
+        """Likely duplicates, best first, each with a score (0-1) and its reasons: ``same_email``, ``same_phone``
+        (E.164), ``same_link``, ``similar_name_same_city``."""
+        return whole(await candidate_merges.duplicates(db_session, principal, candidate_id))
+
+    @post("/{candidate_id:uuid}/merge", status_code=200, guards=[account_member])
+    async def merge(
+        self, candidate_id: uuid.UUID, data: MergeIn, db_session: AsyncSession, principal: Principal
+    ) -> One[candidate_merges.MergeResult]:
+        """Merge ``other_id`` into this candidate (``dry_run``: only show the result)."""
+        return One(
+            await candidate_merges.merge(db_session, principal, candidate_id, data.other_id, dry_run=data.dry_run)
+        )
+
+
+class CandidateMergeController(Controller):
+    path = "/candidate-merges"
+    tags = ["candidates"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post("/{merge_id:uuid}/undo", status_code=200, guards=[account_member])
+    async def undo(
+        self, merge_id: uuid.UUID, db_session: AsyncSession, principal: Principal, runtime: Runtime
+    ) -> One[candidate_merges.UndoResult]:
+        """Restore both candidates as they were, within ``ATS_MERGE_UNDO_DAYS``."""
+        return One(
+            await candidate_merges.undo(db_session, principal, merge_id, undo_days=runtime.settings.merge_undo_days)
+        )
 
 
 class TagController(Controller):

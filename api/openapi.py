@@ -520,6 +520,26 @@ OPERATIONS: dict[str, Doc] = {
     "PUT /api/v1/candidates/{candidate_id}/tags": Doc(
         "Set a candidate's tags", "Replaces the tags (trimmed, lower-cased, each once; at most 50).", errors=(422,)
     ),
+    "GET /api/v1/candidates/{candidate_id}/duplicates": Doc(
+        "Likely duplicates",
+        "Candidates that may be the same person, best first: `[{candidate, score, reasons}]`; reasons are "
+        "`same_email`, `same_phone` (E.164), `same_link` and `similar_name_same_city` (pg_trgm similarity).",
+    ),
+    "POST /api/v1/candidates/{candidate_id}/merge": Doc(
+        "Merge a candidate into this one",
+        "`{other_id, dry_run}`: the field-by-field result (`fields`), postings both applied to (`conflicts`, both "
+        "applications kept), and, unless `dry_run`, a `merge_id` for an undo. The other's applications (with their "
+        "notes, ratings, documents), emails, phones, links and tags move here; the stricter consent wins. 422 with "
+        "itself, 404 for another account's, 409 when one was merged already (admin, recruiter).",
+        errors=(409, 422),
+    ),
+    "POST /api/v1/candidate-merges/{merge_id}/undo": Doc(
+        "Undo a merge",
+        "Both candidates as they were; a field changed on the survivor since keeps its new value, applications "
+        "made since with the other's email go back to them. 409 after `ATS_MERGE_UNDO_DAYS`, a second time, or "
+        "once either was erased.",
+        errors=(409,),
+    ),
     "GET /api/v1/tags": Doc("List tags", "Every tag on the account's candidates with how many carry it."),
     "GET /api/v1/data-subjects": Doc(
         "Find a data subject (GDPR)",

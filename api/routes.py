@@ -12,7 +12,7 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
-from .candidates import CandidateController, DataSubjectController, TagController
+from .candidates import CandidateController, CandidateMergeController, DataSubjectController, TagController
 from .careers_board import CareersBoardController
 from .deps import (
     BearerAuthMiddleware,
@@ -43,6 +43,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     StageController,
     ApplicationController,
     CandidateController,
+    CandidateMergeController,
     TagController,
     DataSubjectController,
     GdprController,

@@ -167,3 +167,11 @@ def undo_values(before: dict[str, Any], merged: dict[str, Any], now: dict[str, A
         else:
             out[name] = current
     return out
+
+
+def duplicate_score(reasons: dict[str, float]) -> float:
+    """How likely two records are one person, from each reason's own weight: ``1 - Π(1 - w)``, 3 decimals."""
+    remaining = 1.0
+    for weight in reasons.values():
+        remaining *= 1.0 - max(0.0, min(1.0, weight))
+    return round(1.0 - remaining, 3)

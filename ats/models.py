@@ -249,6 +249,9 @@ class Candidate(Base):
     consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consent_ip: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    #: Set on a person merged into another: the row keeps only the email (an apply with it finds the survivor)
+    #: until the merge is undone; the merge record keeps the rest.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 

@@ -115,8 +115,8 @@ CANDIDATE_SQL = (  # the person, found by (account_id, lower(email)) or inserted
     "excluded.consent_talent_pool ELSE candidates.consent_talent_pool END, consented_at = CASE WHEN "
     "(excluded.consented_at IS NOT NULL) THEN excluded.consented_at ELSE candidates.consented_at END, "
     "consent_ip = CASE WHEN (excluded.consented_at IS NOT NULL) THEN excluded.consent_ip ELSE "
-    "candidates.consent_ip END, updated_at = excluded.updated_at RETURNING candidates.id, xmax = 0 AS "
-    "inserted"
+    "candidates.consent_ip END, updated_at = excluded.updated_at "
+    "RETURNING coalesce(candidates.merged_into_id, candidates.id) AS id, xmax = 0 AS inserted"
 )
 APPLICATION_SQL = (
     "INSERT INTO applications (id, account_id, job_id, candidate_id, status, previous_status, status_changed_at, "

@@ -32,7 +32,7 @@ def application_scope(principal: Principal, permission: Permission = Permission.
 def candidate_scope(principal: Principal, permission: Permission = Permission.READ) -> ColumnElement[bool]:
     """Rows of ``candidates`` the caller may see: same account, and for hiring managers people who applied to
     their postings."""
-    clause = Candidate.account_id == principal.account_id
+    clause = and_(Candidate.account_id == principal.account_id, Candidate.merged_into_id.is_(None))
     if principal.scope(permission) is Scope.HIRING_TEAM:
         visible = select(Application.candidate_id).where(application_scope(principal, permission)).correlate(None)
         return and_(clause, Candidate.id.in_(visible))

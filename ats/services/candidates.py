@@ -56,7 +56,11 @@ def attach_statement(values: dict[str, Any]) -> Any:
             ),
             **{c: case((fresh_consent, getattr(excluded, c)), else_=getattr(Candidate, c)) for c in CONSENT_COLUMNS},
         },
-    ).returning(Candidate.id, literal_column("xmax = 0").label("inserted"))
+    ).returning(
+        # A person merged into another keeps their email's row: the application goes to the survivor.
+        func.coalesce(Candidate.merged_into_id, Candidate.id).label("id"),
+        literal_column("xmax = 0").label("inserted"),
+    )
 
 
 async def attach(
@@ -349,6 +353,7 @@ async def data_subjects(session: AsyncSession, principal: Principal, email: str)
             select(Candidate)
             .where(
                 Candidate.account_id == principal.account_id,
+                Candidate.merged_into_id.is_(None),
                 or_(func.lower(Candidate.email) == key, any_email.exists(), Candidate.id.in_(used_on_application)),
             )
             .order_by(Candidate.created_at, Candidate.id)

@@ -185,7 +185,11 @@ async def gather_person(
     """A person's whole record (§13): the candidate and every application's bundle, and for the ZIP each uploaded
     document as (application number, filename, storage key); one ``candidate.exported`` audit event."""
     person = await session.scalar(
-        select(Candidate).where(Candidate.id == candidate_id, Candidate.account_id == principal.account_id)
+        select(Candidate).where(
+            Candidate.id == candidate_id,
+            Candidate.account_id == principal.account_id,
+            Candidate.merged_into_id.is_(None),
+        )
     )
     if person is None:
         raise NotFound("No such candidate")
@@ -208,7 +212,7 @@ async def gather_person(
         bundles.append(bundle)
         files += [(str(n), d.filename, d.storage_key) for d in documents if d.upload_status == "uploaded"]
     export = PersonExport(
-        candidate={k: v for k, v in row_dict(person).items() if k not in ("account_id", "version")},
+        candidate={k: v for k, v in row_dict(person).items() if k not in ("account_id", "version", "merged_into_id")},
         applications=bundles,
         generated_at=utcnow(),
         include_internal=include_internal,

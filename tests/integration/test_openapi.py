@@ -278,6 +278,22 @@ async def test_every_operation_answers_as_documented(
     check(await client.get("/api/v1/tags", headers=admin), 200)
     check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=compliance), 200)
     check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=recruiter), 403)
+    check(await client.get(f"{person}/duplicates", headers=recruiter), 200)
+    check(await client.get(f"/api/v1/candidates/{missing}/duplicates", headers=admin), 404)
+    twin_app = await make_application(account, job["id"], email=f"twin-{uuid.uuid4().hex[:6]}@example.com")
+    twin = next(
+        p["id"]
+        for p in check(await client.get("/api/v1/candidates?per_page=100", headers=admin), 200).json()["data"]
+        if any(a["id"] == twin_app["id"] for a in p["applications"])
+    )
+    check(await client.post(f"{person}/merge", json={"other_id": person_id}, headers=admin), 422)
+    check(await client.post(f"{person}/merge", json={"other_id": twin, "dry_run": True}, headers=admin), 200)
+    merged = check(await client.post(f"{person}/merge", json={"other_id": twin}, headers=recruiter), 200).json()
+    check(await client.post(f"{person}/merge", json={"other_id": twin}, headers=admin), 409)
+    undo = f"/api/v1/candidate-merges/{merged['data']['merge_id']}/undo"
+    check(await client.post(undo, headers=admin), 200)
+    check(await client.post(undo, headers=admin), 409)
+    check(await client.post(f"/api/v1/candidate-merges/{missing}/undo", headers=admin), 404)
     check(await client.get(f"{person}/export", headers=compliance), 200)
     check(await client.get(f"{person}/export?format=pdf", headers=admin), 200)
     check(await client.get(f"{person}/export?format=zip", headers=admin), 200)

@@ -44,6 +44,9 @@ def upgrade() -> None:
         sa.Column('consented_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('consent_ip', sa.String(length=64), nullable=True),
         sa.Column('version', sa.Integer(), server_default=sa.text('1'), nullable=False),
+        # Set on a person merged into another: the row keeps only the email (so an apply with it finds the
+        # survivor) until the merge is undone; the merge record keeps the rest.
+        sa.Column('merged_into_id', sa.UUID(), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -56,6 +59,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_candidates_account_id_created_at_id', 'candidates', ['account_id', 'created_at', 'id'])
     op.create_index('ix_candidates_account_id_updated_at_id', 'candidates', ['account_id', 'updated_at', 'id'])
+    op.create_index(op.f('ix_candidates_merged_into_id'), 'candidates', ['merged_into_id'])
     op.create_index('ix_candidates_tags', 'candidates', ['tags'], postgresql_using='gin')
     op.create_index('ix_candidates_phones', 'candidates', ['phones'], postgresql_using='gin')
     op.create_index('ix_candidates_links', 'candidates', ['links'], postgresql_using='gin')
