@@ -51,6 +51,7 @@ class ApplicationCreate(Input):
     job_id: uuid.UUID
     candidate: CandidateIn
     source: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    referrer_id: uuid.UUID | None = None  # a user of the account who referred the candidate
     cover_letter: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
     custom_fields: dict[str, Any] = {}
 
@@ -160,6 +161,7 @@ class ApplicationController(Controller):
             cover_letter=data.cover_letter,
             custom_fields=data.custom_fields,
             source=data.source,
+            referrer_id=data.referrer_id,
         )
         view = await application_views.get_view(db_session, principal, row.id, api_base=runtime.api_base)
         return Response(One(view), status_code=201, headers=etag(view.version))

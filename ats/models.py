@@ -273,18 +273,6 @@ class CandidateMerge(Base):
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
-class ApplicationSource(Base):
-    """One entry of an account's controlled list of application sources."""
-
-    __tablename__ = "application_sources"
-
-    account_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    created_at: Mapped[datetime] = _created()
-
-
 class Application(Base):
     """One person applying to one job posting; every personal field of the candidate lives here."""
 
@@ -305,7 +293,6 @@ class Application(Base):
         ),
         Index(None, "account_id", "status", "status_changed_at"),
         Index(None, "candidate_id"),
-        Index(None, "account_id", "source"),
     )
 
     id: Mapped[uuid.UUID] = _pk()

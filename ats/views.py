@@ -95,6 +95,11 @@ class ApplicationView(msgspec.Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    # Where the application came from beyond ``source`` (§13): campaign tags of the public apply, a referring user.
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    referrer_id: uuid.UUID | None = None
 
 
 class RatingView(msgspec.Struct):

@@ -202,6 +202,9 @@ class AttributesIn(msgspec.Struct, forbid_unknown_fields=True):
     cover_letter: str | None = None
     custom_fields: dict[str, Any] = {}
     source: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
 
 
 class DataIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -746,9 +749,9 @@ class Baseline:
                     "cover_letter": attrs.cover_letter,
                     "custom_fields": Jsonb(attrs.custom_fields or {}),
                     "source": attrs.source,
-                    "utm_source": None,
-                    "utm_medium": None,
-                    "utm_campaign": None,
+                    "utm_source": attrs.utm_source,
+                    "utm_medium": attrs.utm_medium,
+                    "utm_campaign": attrs.utm_campaign,
                     "referrer_id": None,
                     "consent_privacy_policy": True,
                     "consent_privacy_policy_version": attrs.consent.privacy_policy_version,
@@ -959,6 +962,10 @@ class Baseline:
                     version=r[COL["version"]],
                     created_at=r[COL["created_at"]],
                     updated_at=r[COL["updated_at"]],
+                    utm_source=r[COL["utm_source"]],
+                    utm_medium=r[COL["utm_medium"]],
+                    utm_campaign=r[COL["utm_campaign"]],
+                    referrer_id=r[COL["referrer_id"]],
                 )
             )
         return views

@@ -15,7 +15,7 @@ from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
 from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
-from ..models import Application, JobPosting, Note, StatusChange
+from ..models import Application, JobPosting, Note, StatusChange, User
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
 from . import candidates
@@ -66,6 +66,12 @@ async def create_application(
     bounds = custom_fields_rule.problems(custom_fields or {}, custom_fields_pointer)
     if bounds:
         raise ValidationFailed("custom_fields exceed the bounds every export can carry", errors=bounds)
+    if referrer_id is not None:
+        referrer = await session.scalar(
+            select(User.id).where(User.id == referrer_id, User.account_id == job.account_id)
+        )
+        if referrer is None:
+            raise ValidationFailed(errors=[FieldError("/referrer_id", "is not a user of this account", "not_found")])
     email = str(candidate["email"]).strip()
     now = utcnow()
     consent_values = None

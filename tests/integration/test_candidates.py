@@ -310,3 +310,29 @@ async def test_the_migration_makes_one_candidate_per_account_and_email(superuser
     # Two accounts, each: Sam (two applications, the email's case aside) and Kim.
     assert people == [("kim@example.com", 1), ("kim@example.com", 1), ("sam@example.com", 2), ("sam@example.com", 2)]
     assert phones == 4
+
+
+async def test_applications_carry_campaign_tags_and_a_referrer(
+    client: AsyncTestClient[Litestar], account: Account, other_account: Account
+) -> None:
+    job = await make_job(account)
+    tags = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring-2025"}
+    applied = await post_apply(client, apply_body(job["id"], source="careers_site", **tags))
+    assert applied.status_code == 201, applied.text
+    assert set(assert_jsonapi(applied)["data"]["attributes"]) == {"application_stage_id", "created_at", "email", "name"}
+    view = (await client.get(f"/api/v1/applications/{applied.json()['data']['id']}", headers=account.headers)).json()
+    assert {k: view["data"][k] for k in tags} == tags and view["data"]["source"] == "careers_site"
+    too_long = await post_apply(client, apply_body(job["id"], utm_campaign="x" * 101))
+    assert too_long.status_code == 422
+    assert [e["source"]["pointer"] for e in too_long.json()["errors"]] == ["/data/attributes/utm_campaign"]
+
+    referrer_id, _ = await account.user("recruiter", name="Rita Referrer")
+    body = {"job_id": job["id"], "candidate": {"name": "Bo", "email": f"bo-{uuid.uuid4().hex[:6]}@example.com"}}
+    made = await client.post("/api/v1/applications", json={**body, "referrer_id": referrer_id}, headers=account.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["data"]["referrer_id"] == referrer_id and made.json()["data"]["utm_source"] is None
+    stranger_id, _ = await other_account.user("recruiter")
+    refused = await client.post(
+        "/api/v1/applications", json={**body, "referrer_id": stranger_id}, headers=account.headers
+    )
+    assert problem(refused, 422)["errors"][0]["pointer"] == "/referrer_id"

@@ -135,24 +135,9 @@ def upgrade() -> None:
         ondelete='RESTRICT',
     )
     op.create_index(op.f('ix_applications_candidate_id'), 'applications', ['candidate_id'])
-    op.create_index(op.f('ix_applications_account_id_source'), 'applications', ['account_id', 'source'])
-
-    op.create_table(
-        'application_sources',
-        sa.Column('account_id', sa.UUID(), nullable=False),
-        sa.Column('name', sa.String(length=100), nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ['account_id'], ['accounts.id'], name=op.f('fk_application_sources_account_id_accounts'),
-            ondelete='CASCADE',
-        ),
-        sa.PrimaryKeyConstraint('account_id', 'name', name=op.f('pk_application_sources')),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table('application_sources')
-    op.drop_index(op.f('ix_applications_account_id_source'), table_name='applications')
     op.drop_index(op.f('ix_applications_candidate_id'), table_name='applications')
     op.drop_constraint(op.f('fk_applications_candidate_id_candidates'), 'applications', type_='foreignkey')
     for column in ('referrer_id', 'utm_campaign', 'utm_medium', 'utm_source', 'candidate_id'):
