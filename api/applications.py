@@ -16,7 +16,7 @@ from ats.errors import BadRequest
 from ats.models import Note
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import application_views, applications, jobs, notes, ratings
+from ats.services import application_views, applications, jobs, notes, ratings, sources
 from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
 from ats.vocabulary import EMAIL_PATTERN
 
@@ -151,6 +151,7 @@ class ApplicationController(Controller):
         """A recruiter adds a candidate; the history starts with ``new`` by this user."""
         # Locked: a concurrent DELETE of the posting waits, then sees this application (409).
         job = await jobs.get_job(db_session, principal, data.job_id, permission=Permission.ADD_CANDIDATES, lock=True)
+        await sources.check_source(db_session, job.account_id, data.source, "/source")
         candidate = msgspec.to_builtins(data.candidate)
         candidate.update(candidate.pop("address", None) or {})
         row = await applications.create_application(

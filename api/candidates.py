@@ -15,7 +15,7 @@ from ats.auth import Principal
 from ats.errors import FieldError, ValidationFailed
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import candidate_merges, candidates
+from ats.services import candidate_merges, candidates, sources
 from ats.views import CandidateView, TagCount
 from ats.vocabulary import EMAIL_PATTERN
 
@@ -43,6 +43,10 @@ class CandidatePatch(Input):
     address: AddressIn | msgspec.UnsetType = msgspec.UNSET
     links: Annotated[list[Link], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     source: Annotated[str, msgspec.Meta(max_length=100)] | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class SourcesIn(Input):
+    sources: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(max_length=100)]
 
 
 class MergeIn(Input):
@@ -176,3 +180,19 @@ class DataSubjectController(Controller):
         if not email.strip():
             raise ValidationFailed(errors=[FieldError("email", "must not be empty")])
         return whole(await candidates.data_subjects(db_session, principal, email))
+
+
+class SourceController(Controller):
+    path = "/sources"
+    tags = ["applications"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", guards=[requires(Permission.READ)])
+    async def list_sources(self, db_session: AsyncSession, principal: Principal) -> Many[str]:
+        """The account's controlled list of application sources (empty: a recruiter's ``source`` is free text)."""
+        return whole(await sources.list_sources(db_session, principal))
+
+    @put("/", guards=[requires(Permission.MANAGE_USERS)])
+    async def set_sources(self, data: SourcesIn, db_session: AsyncSession, principal: Principal) -> Many[str]:
+        """Replace the list (admin): trimmed, each once; applications keep the source they were given."""
+        return whole(await sources.set_sources(db_session, principal, list(data.sources)))

@@ -540,6 +540,15 @@ OPERATIONS: dict[str, Doc] = {
         "once either was erased.",
         errors=(409,),
     ),
+    "GET /api/v1/sources": Doc(
+        "List application sources", "The account's controlled list a recruiter's `source` comes from (empty: free)."
+    ),
+    "PUT /api/v1/sources": Doc(
+        "Set application sources",
+        "Replace the list (admin); once it is set, `POST /api/v1/applications` takes only a `source` on it (422 "
+        "listing them). Public applies keep their `source` text and carry `utm_*` campaign tags.",
+        errors=(422,),
+    ),
     "GET /api/v1/tags": Doc("List tags", "Every tag on the account's candidates with how many carry it."),
     "GET /api/v1/data-subjects": Doc(
         "Find a data subject (GDPR)",

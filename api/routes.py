@@ -12,7 +12,13 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
-from .candidates import CandidateController, CandidateMergeController, DataSubjectController, TagController
+from .candidates import (
+    CandidateController,
+    CandidateMergeController,
+    DataSubjectController,
+    SourceController,
+    TagController,
+)
 from .careers_board import CareersBoardController
 from .deps import (
     BearerAuthMiddleware,
@@ -45,6 +51,7 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     CandidateController,
     CandidateMergeController,
     TagController,
+    SourceController,
     DataSubjectController,
     GdprController,
     CareersBoardController,

@@ -70,6 +70,8 @@ class Account(Base):
     controller_address: Mapped[str | None] = mapped_column(String(500))
     controller_dpo_email: Mapped[str | None] = mapped_column(String(320))
     supervisory_authority: Mapped[str | None] = mapped_column(String(500))
+    #: The controlled list a recruiter's ``source`` comes from (§13); empty, any text is taken.
+    application_sources: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
 
 
 class User(Base):

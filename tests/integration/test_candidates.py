@@ -336,3 +336,28 @@ async def test_applications_carry_campaign_tags_and_a_referrer(
         "/api/v1/applications", json={**body, "referrer_id": stranger_id}, headers=account.headers
     )
     assert problem(refused, 422)["errors"][0]["pointer"] == "/referrer_id"
+
+
+async def test_a_recruiters_source_comes_from_the_accounts_list(
+    client: AsyncTestClient[Litestar], account: Account
+) -> None:
+    job = await make_job(account)
+    _, recruiter = await account.user("recruiter")
+    assert (await client.get("/api/v1/sources", headers=recruiter)).json()["data"] == []
+    problem(await client.put("/api/v1/sources", json={"sources": ["LinkedIn"]}, headers=recruiter), 403)
+    listed = await client.put(
+        "/api/v1/sources", json={"sources": [" LinkedIn ", "linkedin", "Referral", "Job fair"]}, headers=account.headers
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"] == ["LinkedIn", "Referral", "Job fair"]
+    person = {"name": "Cy", "email": f"cy-{uuid.uuid4().hex[:6]}@example.com"}
+    body = {"job_id": job["id"], "candidate": person}
+    refused = problem(
+        await client.post("/api/v1/applications", json={**body, "source": "Flyer"}, headers=recruiter), 422
+    )
+    assert refused["errors"][0]["pointer"] == "/source" and refused["allowed"] == ["LinkedIn", "Referral", "Job fair"]
+    made = await client.post("/api/v1/applications", json={**body, "source": "Referral"}, headers=recruiter)
+    assert made.status_code == 201 and made.json()["data"]["source"] == "Referral"
+    stats = (await client.get("/api/v1/stats", headers=account.headers)).json()["data"]
+    assert stats["by_source"] == {"Referral": 1}
+    problem(await client.put("/api/v1/sources", json={"sources": ["x" * 101]}, headers=account.headers), 422)

@@ -135,9 +135,15 @@ def upgrade() -> None:
         ondelete='RESTRICT',
     )
     op.create_index(op.f('ix_applications_candidate_id'), 'applications', ['candidate_id'])
+    # The account's controlled list of sources a recruiter picks from (empty: any text, as before).
+    op.add_column(
+        'accounts',
+        sa.Column('application_sources', postgresql.ARRAY(sa.Text()), server_default=sa.text("'{}'"), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column('accounts', 'application_sources')
     op.drop_index(op.f('ix_applications_candidate_id'), table_name='applications')
     op.drop_constraint(op.f('fk_applications_candidate_id_candidates'), 'applications', type_='foreignkey')
     for column in ('referrer_id', 'utm_campaign', 'utm_medium', 'utm_source', 'candidate_id'):
