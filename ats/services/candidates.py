@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit, events
 from ..auth import Principal
-from ..candidate_rules import MAX_LINKS, MAX_TAGS, email_key, normalise_phone, normalise_tag, unite
+from ..candidate_rules import MAX_LINKS, MAX_TAGS, email_key, normalise_link, normalise_phone, normalise_tag, unite
 from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed
 from ..models import Application, Candidate, JobPosting
@@ -289,7 +289,8 @@ async def update(
     if "phones" in changes:
         changes["phones"] = _check_phones(changes["phones"])
     if "links" in changes:
-        links = unite([], [link.strip() for link in changes["links"] if link.strip()])
+        # Stored as matched (https://host/path, no www., no query): the duplicate check is then one index lookup.
+        links = unite([], ["https://" + normalise_link(link) for link in changes["links"] if normalise_link(link)])
         if len(links) > MAX_LINKS:
             raise ValidationFailed(errors=[FieldError("/links", f"at most {MAX_LINKS} links")])
         changes["links"] = links

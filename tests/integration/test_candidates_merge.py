@@ -46,7 +46,7 @@ async def test_duplicates_are_scored_with_their_reasons(
     )
     same_phone = await person(client, account, job, name="J. S.", phones=["+49 (30) 123 4567"])
     similar_name = await person(client, account, job, name="Johana Schmidt", address=berlin)
-    same_link = await person(client, account, job, name="JS", links=["https://www.linkedin.com/in/johanna-s"])
+    same_link = await person(client, account, job, name="JS", links=["linkedin.com/in/johanna-s/?trk=x"])
     elsewhere = await person(client, account, job, name="Johanna Schmidt", address={"city": "Hamburg"})
     stranger = await person(client, account, job, name="Max Mustermann", address=berlin)
     await person(client, other_account, (await make_job(other_account))["id"], phones=["+49 30 1234567"])
