@@ -15,9 +15,9 @@ from ats.auth import Principal
 from ats.errors import BadRequest
 from ats.roles import Permission
 from ats.runtime import Runtime
-from ats.services import application_views, applications, jobs, notes, ratings
+from ats.services import application_views, applications, jobs, notes, ratings, sources
 from ats.services.applications import note_view
-from ats.views import ApplicationView, NoteView, RatingSummary, RatingView
+from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
 from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import account_member, provide_principal, requires
@@ -51,6 +51,7 @@ class ApplicationCreate(Input):
     job_id: uuid.UUID
     candidate: CandidateIn
     source: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    referrer_id: uuid.UUID | None = None  # a user of the account who referred the candidate
     cover_letter: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
     custom_fields: dict[str, Any] = {}
 
@@ -148,6 +149,7 @@ class ApplicationController(Controller):
         """A recruiter adds a candidate; the history starts with ``new`` by this user."""
         # Locked: a concurrent DELETE of the posting waits, then sees this application (409).
         job = await jobs.get_job(db_session, principal, data.job_id, permission=Permission.ADD_CANDIDATES, lock=True)
+        await sources.check_source(db_session, job.account_id, data.source, "/source")
         candidate = msgspec.to_builtins(data.candidate)
         candidate.update(candidate.pop("address", None) or {})
         row = await applications.create_application(
@@ -158,6 +160,7 @@ class ApplicationController(Controller):
             cover_letter=data.cover_letter,
             custom_fields=data.custom_fields,
             source=data.source,
+            referrer_id=data.referrer_id,
         )
         view = await application_views.get_view(db_session, principal, row.id, api_base=runtime.api_base)
         return Response(One(view), status_code=201, headers=etag(view.version))

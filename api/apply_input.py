@@ -24,9 +24,13 @@ ATTRIBUTES = frozenset(
         "cover_letter",
         "custom_fields",
         "source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
         "consent",
     }
 )
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 DOCUMENT_KEYS = frozenset({"extension", "name", "type"})
 CONSENT_KEYS = frozenset({"privacy_policy", "privacy_policy_version", "talent_pool"})
 
@@ -110,6 +114,8 @@ def validate(attrs: dict[str, Any], errors: ErrorCollector) -> ApplyRequest | No
     phone = _string(errors, attrs, "phone", required=False, max_length=50)
     cover_letter = _string(errors, attrs, "cover_letter", required=False, max_length=100_000)
     source = _string(errors, attrs, "source", required=False, max_length=100)
+    # Campaign tags as the careers page read them from its own query string (free text, like the UTM convention).
+    utm = {key: _string(errors, attrs, key, required=False, max_length=100) or None for key in UTM_KEYS}
     custom = attrs.get("custom_fields", {})
     if custom is None:
         custom = {}
@@ -120,7 +126,7 @@ def validate(attrs: dict[str, Any], errors: ErrorCollector) -> ApplyRequest | No
     version, talent_pool = _consent(attrs.get("consent"), errors)
     if errors.errors or name is None or email is None or job_id is None or version is None:
         return None
-    return ApplyRequest(name, email, job_id, docs, phone, cover_letter, custom, source, version, talent_pool)
+    return ApplyRequest(name, email, job_id, docs, phone, cover_letter, custom, source, version, talent_pool, utm)
 
 
 def _documents(raw: Any, errors: ErrorCollector) -> list[DocumentRequest]:

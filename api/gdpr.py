@@ -8,7 +8,7 @@ from typing import Annotated
 
 import anyio.to_thread
 import msgspec
-from ats.exports import render_pdf, stream_zip, to_json_bytes
+from ats.exports import person_to_json_bytes, render_pdf, render_person_pdf, stream_zip, to_json_bytes
 from ats.storage import Documents, safe_filename
 from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
@@ -114,6 +114,65 @@ class GdprController(Controller):
             application_id,
             reason=reason,
             mailer=mail.Mailer(runtime.settings) if notify else None,
+            upload_url_ttl=runtime.settings.upload_url_ttl,
+        )
+        return One(receipt)
+
+    @get("/candidates/{candidate_id:uuid}/export")
+    async def export_candidate(
+        self,
+        candidate_id: uuid.UUID,
+        db_session: AsyncSession,
+        principal: Principal,
+        runtime: Runtime,
+        format: Annotated[str, msgspec.Meta(max_length=10)] = "json",
+        include_internal: bool = False,
+    ) -> Response[bytes] | Stream:
+        """A person's whole record (§13): every application as in the application export, one report, and in the
+        ZIP ``documents/<n>/<filename>`` for application ``n``'s documents."""
+        if format not in exports.FORMATS:
+            raise ValidationFailed(
+                f"Unknown format; valid values: {', '.join(exports.FORMATS)}",
+                errors=[FieldError("format", f"must be one of {', '.join(exports.FORMATS)}")],
+            )
+        person, files = await exports.gather_person(
+            db_session,
+            principal,
+            candidate_id,
+            include_internal=include_internal,
+            fmt=format,
+            policy=retention.Policy.of(runtime.settings),
+        )
+        stem = f"candidate-{candidate_id}"
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        if format == "json":
+            body = await anyio.to_thread.run_sync(person_to_json_bytes, person)
+            return Response(body, media_type="application/json", headers=headers)
+        if format == "pdf":
+            pdf = await anyio.to_thread.run_sync(render_person_pdf, person)
+            headers["Content-Disposition"] = content_disposition(f"{stem}.pdf")
+            return Response(pdf, media_type="application/pdf", headers=headers)
+        data_json = await anyio.to_thread.run_sync(person_to_json_bytes, person)
+        report = await anyio.to_thread.run_sync(render_person_pdf, person)
+        store = runtime.documents
+        if files:
+            await anyio.to_thread.run_sync(store.ping)
+        sources = [(f"{n}/{safe_filename(*split_extension(name))}", _chunks_of(store, key)) for n, name, key in files]
+        headers["Content-Disposition"] = content_disposition(f"{stem}.zip")
+        return Stream(stream_zip(data_json, report, sources), media_type="application/zip", headers=headers)
+
+    @delete("/candidates/{candidate_id:uuid}", status_code=200)
+    async def erase_candidate(
+        self, candidate_id: uuid.UUID, principal: Principal, runtime: Runtime, reason: Reason = "candidate_request"
+    ) -> One[erasure.PersonReceipt]:
+        """Erase a person: every application, document and stored object, one receipt with the totals; 409 listing
+        the applications under legal hold (nothing erased then); then 404."""
+        receipt = await erasure.erase_person(
+            runtime.uow,
+            runtime.documents,
+            principal,
+            candidate_id,
+            reason=reason,
             upload_url_ttl=runtime.settings.upload_url_ttl,
         )
         return One(receipt)

@@ -555,6 +555,59 @@ OPERATIONS: dict[str, Doc] = {
     "DELETE /api/v1/applications/{application_id}/documents/{document_id}": Doc(
         "Delete a document", "The document and every stored version of its object."
     ),
+    # candidates (people)
+    "GET /api/v1/candidates": Doc(
+        "List candidates",
+        "The account's people, newest first, each with the applications the caller may see; `search` (name and "
+        "email), `tag`, `updated_since` (RFC 3339), `page`/`per_page` or `cursor` for deep pages.",
+    ),
+    "GET /api/v1/candidates/{candidate_id}": Doc(
+        "Get a candidate", "One person with their applications `[{id, job, status}]` (those the caller may see)."
+    ),
+    "PATCH /api/v1/candidates/{candidate_id}": Doc(
+        "Update a candidate",
+        "Partial: name parts, `emails` (the first is the primary email; 409 when another candidate has it), "
+        "`phones` (stored in E.164 when they parse), `address`, `links`, `source`.",
+        errors=(409, 422),
+    ),
+    "PUT /api/v1/candidates/{candidate_id}/tags": Doc(
+        "Set a candidate's tags", "Replaces the tags (trimmed, lower-cased, each once; at most 50).", errors=(422,)
+    ),
+    "GET /api/v1/candidates/{candidate_id}/duplicates": Doc(
+        "Likely duplicates",
+        "Candidates that may be the same person, best first: `[{candidate, score, reasons}]`; reasons are "
+        "`same_email`, `same_phone` (E.164), `same_link` and `similar_name_same_city` (pg_trgm similarity).",
+    ),
+    "POST /api/v1/candidates/{candidate_id}/merge": Doc(
+        "Merge a candidate into this one",
+        "`{other_id, dry_run}`: the field-by-field result (`fields`), postings both applied to (`conflicts`, both "
+        "applications kept), and, unless `dry_run`, a `merge_id` for an undo. The other's applications (with their "
+        "notes, ratings, documents), emails, phones, links and tags move here; the stricter consent wins. 422 with "
+        "itself, 404 for another account's, 409 when one was merged already (admin, recruiter).",
+        errors=(409, 422),
+    ),
+    "POST /api/v1/candidate-merges/{merge_id}/undo": Doc(
+        "Undo a merge",
+        "Both candidates as they were; a field changed on the survivor since keeps its new value, applications "
+        "made since with the other's email go back to them. 409 after `ATS_MERGE_UNDO_DAYS`, a second time, or "
+        "once either was erased.",
+        errors=(409,),
+    ),
+    "GET /api/v1/sources": Doc(
+        "List application sources", "The account's controlled list a recruiter's `source` comes from (empty: free)."
+    ),
+    "PUT /api/v1/sources": Doc(
+        "Set application sources",
+        "Replace the list (admin); once it is set, `POST /api/v1/applications` takes only a `source` on it (422 "
+        "listing them). Public applies keep their `source` text and carry `utm_*` campaign tags.",
+        errors=(422,),
+    ),
+    "GET /api/v1/tags": Doc("List tags", "Every tag on the account's candidates with how many carry it."),
+    "GET /api/v1/data-subjects": Doc(
+        "Find a data subject (GDPR)",
+        "The people who used `email` (any case) in this account, as a candidate's email or on any application "
+        "(admin, compliance).",
+    ),
     # GDPR
     "GET /api/v1/applications/{application_id}/export": Doc(
         "Export an application (GDPR)",
@@ -569,6 +622,18 @@ OPERATIONS: dict[str, Doc] = {
     "DELETE /api/v1/applications/{application_id}": Doc(
         "Erase an application (GDPR)",
         "Every row and stored object of the application; answers a receipt. Refused (409) under legal hold.",
+        errors=(409,),
+    ),
+    "GET /api/v1/candidates/{candidate_id}/export": Doc(
+        "Export a person (GDPR)",
+        "A candidate's whole record: the person and every application (as the application export), as JSON, one "
+        "PDF report, or a ZIP with `documents/<n>/<filename>` for application `n` (`format`; admin, compliance).",
+        ok={"application/json": {"type": "object"}, "application/pdf": BINARY, "application/zip": BINARY},
+    ),
+    "DELETE /api/v1/candidates/{candidate_id}": Doc(
+        "Erase a person (GDPR)",
+        "Every application, row and stored object of the candidate, and the candidate; one receipt with the totals. "
+        "Refused (409, listing `applications`) while any application is under legal hold.",
         errors=(409,),
     ),
     "POST /api/v1/retention/run": Doc(

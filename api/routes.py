@@ -12,6 +12,13 @@ from .applicants import ApplicantController
 from .applications import ApplicationController
 from .audit import AuditController
 from .auth import AuthController, MeController
+from .candidates import (
+    CandidateController,
+    CandidateMergeController,
+    DataSubjectController,
+    SourceController,
+    TagController,
+)
 from .careers_board import CareersBoardController
 from .deps import (
     BearerAuthMiddleware,
@@ -43,6 +50,11 @@ RECRUITER_HANDLERS: list[ControllerRouterHandler] = [
     JobController,
     StageController,
     ApplicationController,
+    CandidateController,
+    CandidateMergeController,
+    TagController,
+    SourceController,
+    DataSubjectController,
     GdprController,
     CareersBoardController,
     AccountController,

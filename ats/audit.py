@@ -49,6 +49,11 @@ ACTIONS: frozenset[str] = frozenset(
         "job.updated",
         "job.deleted",
         "account.updated",
+        "candidate.updated",
+        "candidate.exported",
+        "candidate.erased",
+        "candidate.merged",
+        "candidate.merge_undone",
     }
 )
 

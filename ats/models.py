@@ -70,6 +70,8 @@ class Account(Base):
     controller_address: Mapped[str | None] = mapped_column(String(500))
     controller_dpo_email: Mapped[str | None] = mapped_column(String(320))
     supervisory_authority: Mapped[str | None] = mapped_column(String(500))
+    #: The controlled list a recruiter's ``source`` comes from (§13); empty, any text is taken.
+    application_sources: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
 
 
 class User(Base):
@@ -210,6 +212,70 @@ class Stage(Base):
     position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
 
 
+class Candidate(Base):
+    """A person in one account; their applications link to them. One per account and ``lower(email)``."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        Index("uq_candidates_account_id_email", "account_id", func.lower(text("email")), unique=True),
+        Index(None, "account_id", "created_at", "id"),
+        Index(None, "account_id", "updated_at", "id"),
+        Index("ix_candidates_tags", "tags", postgresql_using="gin"),
+        Index("ix_candidates_phones", "phones", postgresql_using="gin"),
+        Index("ix_candidates_links", "links", postgresql_using="gin"),
+        Index("ix_candidates_emails", "emails", postgresql_using="gin"),
+        Index("ix_candidates_name_trgm", text("lower(name) gin_trgm_ops"), postgresql_using="gin"),
+        Index("ix_candidates_search_trgm", text("lower(name || ' ' || email) gin_trgm_ops"), postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    salutation: Mapped[str | None] = mapped_column(String(50))
+    first_name: Mapped[str | None] = mapped_column(String(150))
+    last_name: Mapped[str | None] = mapped_column(String(150))
+    #: The primary email; ``emails`` holds every email the person used (the primary first).
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    emails: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    #: E.164 where the number could be parsed, else its digits (what duplicate matching compares).
+    phones: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    street: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(150))
+    country: Mapped[str | None] = mapped_column(String(100))
+    links: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    source: Mapped[str | None] = mapped_column(String(100))
+    consent_privacy_policy: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    consent_privacy_policy_version: Mapped[str | None] = mapped_column(String(50))
+    consent_talent_pool: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_ip: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    #: Set on a person merged into another: the row keeps only the email (an apply with it finds the survivor)
+    #: until the merge is undone; the merge record keeps the rest.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class CandidateMerge(Base):
+    """A merge of ``merged_id`` into ``survivor_id``, with what undo needs (wiped when either is erased)."""
+
+    __tablename__ = "candidate_merges"
+    __table_args__ = (Index(None, "account_id", "survivor_id"), Index(None, "account_id", "merged_id"))
+
+    id: Mapped[uuid.UUID] = _pk()
+    account_id: Mapped[uuid.UUID] = _account_fk()
+    survivor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    merged_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    merged_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _created()
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
 class Application(Base):
     """One person applying to one job posting; every personal field of the candidate lives here."""
 
@@ -230,12 +296,16 @@ class Application(Base):
         ),
         Index(None, "account_id", "status", "status_changed_at"),
         Index(None, "account_id", "updated_at"),  # updated_since
+        Index(None, "candidate_id"),
     )
 
     id: Mapped[uuid.UUID] = _pk()
     account_id: Mapped[uuid.UUID] = _account_fk()
     job_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("job_postings.id", ondelete="RESTRICT"), nullable=False
+    )
+    candidate_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("candidates.id", ondelete="RESTRICT"), nullable=False
     )
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
     status_rank: Mapped[int] = mapped_column(SmallInteger, Computed(rank_sql(), persisted=True))
@@ -254,6 +324,10 @@ class Application(Base):
     cover_letter: Mapped[str | None] = mapped_column(Text)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
     source: Mapped[str | None] = mapped_column(String(100))
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    referrer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     consent_privacy_policy: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     consent_privacy_policy_version: Mapped[str | None] = mapped_column(String(50))
     consent_talent_pool: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

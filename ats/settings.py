@@ -241,6 +241,7 @@ class Settings:
     event_retention: int = setting(30 * 86400, parse_duration)  # outbox events (the change feed), §12
     retention_days: int = setting(180, _parse_positive_int)
     talent_pool_days: int = setting(730, _parse_positive_int)
+    merge_undo_days: int = setting(30, _parse_positive_int)
     smtp_url: str | None = setting(None, _parse_url, secret=True)  # may hold a password
     smtp_from: str = setting("privacy@ats.invalid", _parse_text)
     redis_url: str | None = setting(None, _parse_url, secret=True)  # may hold a password

@@ -95,6 +95,11 @@ class ApplicationView(msgspec.Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    # Where the application came from beyond ``source`` (§13): campaign tags of the public apply, a referring user.
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    referrer_id: uuid.UUID | None = None
 
 
 class RatingView(msgspec.Struct):
@@ -140,3 +145,34 @@ class Job(msgspec.Struct):
     application_questions: list[QuestionOut]
     created_at: datetime
     updated_at: datetime
+class CandidateApplication(msgspec.Struct):
+    id: uuid.UUID
+    job: JobRef
+    status: str
+
+
+class CandidateView(msgspec.Struct):
+    """A person (§13): the candidate across their applications."""
+
+    id: uuid.UUID
+    name: str
+    salutation: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str
+    emails: list[str]
+    phones: list[str]
+    address: Address
+    links: list[str]
+    tags: list[str]
+    source: str | None
+    consent: Consent
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    applications: list[CandidateApplication]
+
+
+class TagCount(msgspec.Struct):
+    tag: str
+    count: int

@@ -59,6 +59,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 # The list's response structs are the app's own read model: plain msgspec structs, no framework in them.
+from ats.candidate_rules import normalise_phone
 from ats.services.application_views import RELATED_SQL, DocumentRow
 from ats.views import Address, ApplicationView, Candidate, Consent, HistoryEntry, JobRef, NoteView, Ref, document_url
 
@@ -94,16 +95,42 @@ JOB_SQL = (
     "(job_postings.closes_at IS NULL OR job_postings.closes_at > %(closes_at_1)s::TIMESTAMP WITH TIME ZONE) "
     "FOR SHARE"
 )
+CANDIDATE_SQL = (  # the person, found by (account_id, lower(email)) or inserted: ats.services.candidates.attach
+    "INSERT INTO candidates (id, account_id, name, salutation, first_name, last_name, email, emails, "
+    "phones, street, postal_code, city, country, source, consent_privacy_policy, "
+    "consent_privacy_policy_version, consent_talent_pool, consented_at, consent_ip, created_at, "
+    "updated_at) VALUES (%(id)s::UUID, %(account_id)s::UUID, %(name)s::VARCHAR, %(salutation)s::VARCHAR, "
+    "%(first_name)s::VARCHAR, %(last_name)s::VARCHAR, %(email)s::VARCHAR, %(emails)s::TEXT[], "
+    "%(phones)s::TEXT[], %(street)s::VARCHAR, %(postal_code)s::VARCHAR, %(city)s::VARCHAR, "
+    "%(country)s::VARCHAR, %(source)s::VARCHAR, %(consent_privacy_policy)s, "
+    "%(consent_privacy_policy_version)s::VARCHAR, %(consent_talent_pool)s, %(consented_at)s::TIMESTAMP "
+    "WITH TIME ZONE, %(consent_ip)s::VARCHAR, %(created_at)s::TIMESTAMP WITH TIME ZONE, "
+    "%(updated_at)s::TIMESTAMP WITH TIME ZONE) ON CONFLICT (account_id, lower(email)) DO UPDATE SET "
+    "phones = CASE WHEN (excluded.phones <@ candidates.phones) THEN candidates.phones ELSE "
+    "candidates.phones || excluded.phones END, consent_privacy_policy = CASE WHEN (excluded.consented_at "
+    "IS NOT NULL) THEN excluded.consent_privacy_policy ELSE candidates.consent_privacy_policy END, "
+    "consent_privacy_policy_version = CASE WHEN (excluded.consented_at IS NOT NULL) THEN "
+    "excluded.consent_privacy_policy_version ELSE candidates.consent_privacy_policy_version END, "
+    "consent_talent_pool = CASE WHEN (excluded.consented_at IS NOT NULL) THEN "
+    "excluded.consent_talent_pool ELSE candidates.consent_talent_pool END, consented_at = CASE WHEN "
+    "(excluded.consented_at IS NOT NULL) THEN excluded.consented_at ELSE candidates.consented_at END, "
+    "consent_ip = CASE WHEN (excluded.consented_at IS NOT NULL) THEN excluded.consent_ip ELSE "
+    "candidates.consent_ip END, updated_at = excluded.updated_at "
+    "RETURNING coalesce(candidates.merged_into_id, candidates.id) AS id, xmax = 0 AS inserted"
+)
 APPLICATION_SQL = (
-    "INSERT INTO applications (id, account_id, job_id, status, previous_status, status_changed_at, name, "
-    "salutation, first_name, last_name, email, phone, street, postal_code, city, country, cover_letter, "
-    "custom_fields, source, consent_privacy_policy, consent_privacy_policy_version, consent_talent_pool, "
+    "INSERT INTO applications (id, account_id, job_id, candidate_id, status, previous_status, status_changed_at, "
+    "name, salutation, first_name, last_name, email, phone, street, postal_code, city, country, cover_letter, "
+    "custom_fields, source, utm_source, utm_medium, utm_campaign, referrer_id, consent_privacy_policy, "
+    "consent_privacy_policy_version, consent_talent_pool, "
     "consented_at, consent_ip, legal_hold, rating_total, rating_count, version, created_by, created_at, "
-    "updated_at) VALUES (%(id)s::UUID, %(account_id)s::UUID, %(job_id)s::UUID, %(status)s::VARCHAR, "
+    "updated_at) VALUES (%(id)s::UUID, %(account_id)s::UUID, %(job_id)s::UUID, %(candidate_id)s::UUID, "
+    "%(status)s::VARCHAR, "
     "%(previous_status)s::VARCHAR, %(status_changed_at)s::TIMESTAMP WITH TIME ZONE, %(name)s::VARCHAR, "
     "%(salutation)s::VARCHAR, %(first_name)s::VARCHAR, %(last_name)s::VARCHAR, %(email)s::VARCHAR, "
     "%(phone)s::VARCHAR, %(street)s::VARCHAR, %(postal_code)s::VARCHAR, %(city)s::VARCHAR, "
     "%(country)s::VARCHAR, %(cover_letter)s::VARCHAR, %(custom_fields)s::JSONB, %(source)s::VARCHAR, "
+    "%(utm_source)s::VARCHAR, %(utm_medium)s::VARCHAR, %(utm_campaign)s::VARCHAR, %(referrer_id)s::UUID, "
     "%(consent_privacy_policy)s, %(consent_privacy_policy_version)s::VARCHAR, %(consent_talent_pool)s, "
     "%(consented_at)s::TIMESTAMP WITH TIME ZONE, %(consent_ip)s::VARCHAR, %(legal_hold)s, "
     "%(rating_total)s::INTEGER, %(rating_count)s::INTEGER, %(version)s::INTEGER, %(created_by)s::UUID, "
@@ -149,6 +176,7 @@ OUTBOX_SQL = (
 # One apply with documents, in order, for the statement check (the stages only on a cold cache).
 STATEMENTS = (
     JOB_SQL,
+    CANDIDATE_SQL,
     APPLICATION_SQL,
     HISTORY_SQL,
     AUDIT_LOCK_SQL,
@@ -184,6 +212,9 @@ class AttributesIn(msgspec.Struct, forbid_unknown_fields=True):
     cover_letter: str | None = None
     custom_fields: dict[str, Any] = {}
     source: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
 
 
 class DataIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -265,6 +296,7 @@ APPLICATION_COLUMNS = [
     "id",
     "account_id",
     "job_id",
+    "candidate_id",
     "status",
     "status_rank",
     "previous_status",
@@ -282,6 +314,10 @@ APPLICATION_COLUMNS = [
     "cover_letter",
     "custom_fields",
     "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer_id",
     "consent_privacy_policy",
     "consent_privacy_policy_version",
     "consent_talent_pool",
@@ -302,6 +338,7 @@ PAGE_SELECT = (  # {key}: the sort key, selected too (a cursor takes its value f
     + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
 )
 JOB_TITLE, SORT_VALUE = len(APPLICATION_COLUMNS), len(APPLICATION_COLUMNS) + 1  # row positions
+COL = {name: i for i, name in enumerate(APPLICATION_COLUMNS)}
 COUNT_SELECT = "SELECT count(*) AS count_1 \nFROM applications \n"
 SORT_KEYS = {
     "date": "applications.created_at",
@@ -668,6 +705,36 @@ class Baseline:
         email = attrs.email
         app_id = uuid.uuid4()
         now = datetime.now(UTC)
+        phone = normalise_phone(attrs.phone)
+        person = await (
+            await conn.execute(
+                CANDIDATE_SQL,
+                {
+                    "id": uuid.uuid4(),
+                    "account_id": account_id,
+                    "name": attrs.name,
+                    "salutation": None,
+                    "first_name": None,
+                    "last_name": None,
+                    "email": email,
+                    "emails": [email],
+                    "phones": [phone] if phone else [],
+                    "street": None,
+                    "postal_code": None,
+                    "city": None,
+                    "country": None,
+                    "source": attrs.source,
+                    "consent_privacy_policy": True,
+                    "consent_privacy_policy_version": attrs.consent.privacy_policy_version,
+                    "consent_talent_pool": attrs.consent.talent_pool,
+                    "consented_at": now,
+                    "consent_ip": client_ip,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        ).fetchone()
+        assert person is not None
         try:
             await conn.execute(
                 APPLICATION_SQL,
@@ -675,6 +742,7 @@ class Baseline:
                     "id": app_id,
                     "account_id": account_id,
                     "job_id": job[0],
+                    "candidate_id": person[0],
                     "status": "new",
                     "previous_status": None,
                     "status_changed_at": now,
@@ -691,6 +759,10 @@ class Baseline:
                     "cover_letter": attrs.cover_letter,
                     "custom_fields": Jsonb(attrs.custom_fields or {}),
                     "source": attrs.source,
+                    "utm_source": attrs.utm_source,
+                    "utm_medium": attrs.utm_medium,
+                    "utm_campaign": attrs.utm_campaign,
+                    "referrer_id": None,
                     "consent_privacy_policy": True,
                     "consent_privacy_policy_version": attrs.consent.privacy_policy_version,
                     "consent_talent_pool": attrs.consent.talent_pool,
@@ -939,28 +1011,46 @@ class Baseline:
         views = []
         for r in rows:
             app_id = r[0]
-            stage_id, stage_name = stages[r[3]]
-            rating_total, rating_count = r[26], r[27]
+            stage_id, stage_name = stages[r[COL["status"]]]
+            rating_total, rating_count = r[COL["rating_total"]], r[COL["rating_count"]]
             views.append(
                 ApplicationView(
                     id=app_id,
-                    job=JobRef(r[2], r[JOB_TITLE]),
-                    status=r[3],
+                    job=JobRef(r[COL["job_id"]], r[JOB_TITLE]),
+                    status=r[COL["status"]],
                     stage=Ref(stage_id, stage_name),
                     status_history=related[app_id][0],
-                    candidate=Candidate(r[7], r[8], r[9], r[10], r[11], r[12], Address(r[13], r[14], r[15], r[16])),
+                    candidate=Candidate(
+                        *(r[COL[c]] for c in ("name", "salutation", "first_name", "last_name", "email", "phone")),
+                        Address(*(r[COL[c]] for c in ("street", "postal_code", "city", "country"))),
+                    ),
                     documents=related[app_id][2],
-                    cover_letter=r[17],
-                    custom_fields=r[18],
+                    cover_letter=r[COL["cover_letter"]],
+                    custom_fields=r[COL["custom_fields"]],
                     rating=round(rating_total / rating_count, 2) if rating_count else None,
                     rating_count=rating_count,
                     notes=related[app_id][1],
-                    consent=Consent(r[20], r[21], r[22], r[23], r[24]),
-                    source=r[19],
-                    legal_hold=r[25],
-                    version=r[28],
-                    created_at=r[30],
-                    updated_at=r[31],
+                    consent=Consent(
+                        *(
+                            r[COL[c]]
+                            for c in (
+                                "consent_privacy_policy",
+                                "consent_privacy_policy_version",
+                                "consent_talent_pool",
+                                "consented_at",
+                                "consent_ip",
+                            )
+                        )
+                    ),
+                    source=r[COL["source"]],
+                    legal_hold=r[COL["legal_hold"]],
+                    version=r[COL["version"]],
+                    created_at=r[COL["created_at"]],
+                    updated_at=r[COL["updated_at"]],
+                    utm_source=r[COL["utm_source"]],
+                    utm_medium=r[COL["utm_medium"]],
+                    utm_campaign=r[COL["utm_campaign"]],
+                    referrer_id=r[COL["referrer_id"]],
                 )
             )
         return views

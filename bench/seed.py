@@ -129,14 +129,14 @@ def postings(n: int = 50) -> list[dict[str, str]]:
 
 APPLICATIONS_SQL = """
 INSERT INTO applications (
-    id, account_id, job_id, status, previous_status, status_changed_at,
+    id, account_id, job_id, candidate_id, status, previous_status, status_changed_at,
     name, salutation, first_name, last_name, email, phone,
     street, postal_code, city, country, cover_letter, custom_fields, source,
     consent_privacy_policy, consent_privacy_policy_version, consent_talent_pool, consented_at, consent_ip,
     legal_hold, rating_total, rating_count, version, created_by, created_at, updated_at
 )
 SELECT
-    gen_random_uuid(), %(account_id)s, s.job_id, s.status,
+    gen_random_uuid(), %(account_id)s, s.job_id, gen_random_uuid(), s.status,
     CASE WHEN s.status IN ('rejected', 'withdrawn') THEN s.before_close END,
     s.changed_at,
     s.first || ' ' || s.last,
@@ -201,6 +201,20 @@ FROM (
         FROM generate_series(1, %(rows)s) AS n
     ) AS g
 ) AS s
+"""
+
+# Every seeded email is distinct: each application's person is a candidate of their own (its candidate_id).
+CANDIDATES_SQL = """
+INSERT INTO candidates (
+    id, account_id, name, salutation, first_name, last_name, email, emails, phones,
+    street, postal_code, city, country, source, consent_privacy_policy, consent_privacy_policy_version,
+    consent_talent_pool, consented_at, consent_ip, created_at, updated_at
+)
+SELECT a.candidate_id, a.account_id, a.name, a.salutation, a.first_name, a.last_name, a.email, ARRAY[a.email],
+       ARRAY['+' || regexp_replace(a.phone, '[^0-9]', '', 'g')], a.street, a.postal_code, a.city, a.country,
+       a.source, a.consent_privacy_policy, a.consent_privacy_policy_version, a.consent_talent_pool,
+       a.consented_at, a.consent_ip, a.created_at, a.updated_at
+FROM applications AS a WHERE a.account_id = %(account_id)s
 """
 
 # The first entry of every application, then for moved ones the move (and a close after it).
@@ -335,7 +349,7 @@ def seed_applications(
         conn.execute("SELECT setseed(0.42)")
         dropped: list[tuple[str, str]] = []
         started = time.perf_counter()
-        for table in ("applications", "status_history"):
+        for table in ("applications", "status_history", "candidates"):
             for name, definition in conn.execute(SECONDARY_INDEXES_SQL, (table,)).fetchall():
                 conn.execute(f'DROP INDEX "{name}"')
                 dropped.append((name, definition))
@@ -343,6 +357,7 @@ def seed_applications(
 
         for name, sql in (
             ("applications", APPLICATIONS_SQL),
+            ("candidates", CANDIDATES_SQL),
             ("status_history", HISTORY_SQL),
             ("notes", NOTES_SQL),
             ("documents", DOCUMENTS_SQL),
@@ -360,7 +375,7 @@ def seed_applications(
         conn.execute("SET session_replication_role = origin")
 
         started = time.perf_counter()
-        for table in ("applications", "status_history", "notes", "documents", "job_postings", "stages"):
+        for table in ("applications", "candidates", "status_history", "notes", "documents", "job_postings", "stages"):
             conn.execute(f"VACUUM (ANALYZE) {table}")
         step("vacuum analyze", started)
     return result

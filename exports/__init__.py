@@ -9,11 +9,13 @@ from .model import (
     ExportPrivacy,
     ExportRating,
     ExportWebhookDelivery,
+    PersonExport,
     json_schema,
+    person_to_json_bytes,
     to_document,
     to_json_bytes,
 )
-from .pdf import render_pdf
+from .pdf import render_pdf, render_person_pdf
 from .zip import DocumentSource, stream_zip, unique_names
 
 __all__ = [
@@ -26,8 +28,11 @@ __all__ = [
     "ExportPrivacy",
     "ExportRating",
     "ExportWebhookDelivery",
+    "PersonExport",
     "json_schema",
+    "person_to_json_bytes",
     "render_pdf",
+    "render_person_pdf",
     "stream_zip",
     "to_document",
     "to_json_bytes",

@@ -116,6 +116,16 @@ class ExportBundle:
         return [note for note in self.notes if not note.internal]
 
 
+@dataclass(frozen=True, slots=True)
+class PersonExport:
+    """A person's whole record (§13): their candidate columns and one bundle per application."""
+
+    candidate: dict[str, Any]
+    applications: Sequence[ExportBundle]
+    generated_at: datetime
+    include_internal: bool
+
+
 def as_utc(value: datetime) -> datetime:
     """The same instant in UTC; a naive value is taken to be UTC already."""
     if value.tzinfo is None:
@@ -166,6 +176,21 @@ def to_document(bundle: ExportBundle) -> dict[str, Any]:
 def to_json_bytes(bundle: ExportBundle) -> bytes:
     """``data.json``: RFC 3339 UTC timestamps (``Z``), UUIDs as strings, keys in a stable order."""
     return _encoder.encode(to_document(bundle))
+
+
+PERSON_SCHEMA_ID = "https://ats.invalid/schemas/candidate-export-v1.json"
+
+
+def person_to_json_bytes(export: PersonExport) -> bytes:
+    """A person's ``data.json``: the candidate, then each application as its own export document."""
+    return _encoder.encode(
+        {
+            "schema": PERSON_SCHEMA_ID,
+            "generated_at": as_utc(export.generated_at),
+            "candidate": _plain(export.candidate),
+            "applications": [to_document(bundle) for bundle in export.applications],
+        }
+    )
 
 
 def json_schema() -> bytes:

@@ -32,6 +32,7 @@ from .model import (
     ExportNote,
     ExportPrivacy,
     ExportRating,
+    PersonExport,
     as_utc,
 )
 
@@ -492,29 +493,13 @@ def _footer(generated: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
     return draw
 
 
-def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
-    """The export as a readable PDF report. ``compress=False`` leaves page streams uncompressed (tests)."""
-    register(SANS)
-    generated = as_text(bundle.generated_at)
-    notes = bundle.visible_notes()
+def _data_sections(bundle: ExportBundle, notes: Sequence[ExportNote]) -> list[Flowable]:
+    """One application's data: the person as given with it, the application, consent, history, notes, documents."""
     app = bundle.application
-    privacy = bundle.privacy or ExportPrivacy(controller_name="The employer you applied to")
-    name = app.get("name")
-    title = "Your personal data" + (f" — {name}" if isinstance(name, str) and name else "")
-    scope = "internal notes included" if bundle.include_internal else "internal notes not included"
     grouped = {*PERSONAL, *APPLICATION, *CONTENT, *CONSENT, *INTERNAL_COLUMNS}
     other = {key: value for key, value in app.items() if key not in grouped}
     job = {k: v for k, v in bundle.job.items() if k != "id"}
-
-    story: list[Flowable] = [
-        _para(title, TITLE),
-        _para(
-            f"What {privacy.controller_name} holds about you, and why (Art. 15 GDPR). Generated {generated} · {scope}",
-            META,
-        ),
-        Spacer(1, 2 * mm),
-        *_about(bundle, privacy, notes),
-        Paragraph("Your data", HEADING),
+    return [
         Paragraph("Your details", SUBHEADING),
         *_labelled(_pick(app, PERSONAL)),
         Paragraph("Your application", SUBHEADING),
@@ -534,6 +519,36 @@ def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
         *_documents(bundle.documents),
     ]
 
+
+def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
+    """The export as a readable PDF report. ``compress=False`` leaves page streams uncompressed (tests)."""
+    register(SANS)
+    generated = as_text(bundle.generated_at)
+    notes = bundle.visible_notes()
+    app = bundle.application
+    privacy = bundle.privacy or ExportPrivacy(controller_name="The employer you applied to")
+    name = app.get("name")
+    title = "Your personal data" + (f" — {name}" if isinstance(name, str) and name else "")
+    scope = "internal notes included" if bundle.include_internal else "internal notes not included"
+
+    story: list[Flowable] = [
+        _para(title, TITLE),
+        _para(
+            f"What {privacy.controller_name} holds about you, and why (Art. 15 GDPR). Generated {generated} · {scope}",
+            META,
+        ),
+        Spacer(1, 2 * mm),
+        *_about(bundle, privacy, notes),
+        Paragraph("Your data", HEADING),
+        *_data_sections(bundle, notes),
+    ]
+
+    return _build(
+        story, generated, privacy.controller_name, "Access to personal data (Art. 15 GDPR): one application", compress
+    )
+
+
+def _build(story: list[Flowable], generated: str, author: str, subject: str, compress: bool) -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -543,11 +558,71 @@ def render_pdf(bundle: ExportBundle, *, compress: bool = True) -> bytes:
         topMargin=MARGIN,
         bottomMargin=MARGIN,
         title="Your personal data",
-        author=privacy.controller_name,
-        subject="Access to personal data (Art. 15 GDPR): one application",
+        author=author,
+        subject=subject,
         creator="ats",
         pageCompression=1 if compress else 0,
     )
     footer = _footer(generated)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+#: A candidate's own columns the person report shows, with their labels.
+PERSON_LABELS = {
+    "name": "Name",
+    "salutation": "Salutation",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "emails": "Email addresses",
+    "phones": "Phone numbers",
+    "street": "Street",
+    "postal_code": "Postal code",
+    "city": "City",
+    "country": "Country",
+    "links": "Links",
+    "tags": "Tags",
+    "source": "Source",
+    "consent_privacy_policy": "Privacy policy accepted",
+    "consent_privacy_policy_version": "Privacy policy version",
+    "consent_talent_pool": "Talent pool",
+    "consented_at": "Consent given at",
+    "consent_ip": "Consent given from IP address",
+    "created_at": "First known",
+    "updated_at": "Last changed",
+}
+
+
+def render_person_pdf(export: PersonExport, *, compress: bool = True) -> bytes:
+    """A person's whole record (§13): the Art. 15 answer once, their details, then every application's data."""
+    register(SANS)
+    generated = as_text(export.generated_at)
+    person = export.candidate
+    first = export.applications[0] if export.applications else None
+    privacy = (first.privacy if first else None) or ExportPrivacy(controller_name="The employer you applied to")
+    name = person.get("name")
+    title = "Your personal data" + (f" — {name}" if isinstance(name, str) and name else "")
+    scope = "internal notes included" if export.include_internal else "internal notes not included"
+    story: list[Flowable] = [
+        _para(title, TITLE),
+        _para(
+            f"What {privacy.controller_name} holds about you, and why (Art. 15 GDPR): every application of yours. "
+            f"Generated {generated} · {scope}",
+            META,
+        ),
+        Spacer(1, 2 * mm),
+    ]
+    if first is not None:
+        story += _about(first, privacy, first.visible_notes())
+    story += [
+        Paragraph("Your data", HEADING),
+        Paragraph("You as a candidate", SUBHEADING),
+        *_labelled({label: person[key] for key, label in PERSON_LABELS.items() if key in person}),
+    ]
+    for n, bundle in enumerate(export.applications, start=1):
+        job = bundle.job.get("title")
+        story.append(Paragraph(markup(f"Application {n} of {len(export.applications)}: {job or ''}"), HEADING))
+        story += _data_sections(bundle, bundle.visible_notes())
+    return _build(
+        story, generated, privacy.controller_name, "Access to personal data (Art. 15 GDPR): a person", compress
+    )

@@ -137,6 +137,10 @@ def assemble(
         version=r.version,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        utm_source=r.utm_source,
+        utm_medium=r.utm_medium,
+        utm_campaign=r.utm_campaign,
+        referrer_id=r.referrer_id,
     )
 
 

@@ -15,11 +15,11 @@ from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
 from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
-from ..models import Application, Document, JobPosting, Note, StatusChange
+from ..models import Application, Document, JobPosting, Note, StatusChange, User
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
 from ..views import NoteView, Ref
-from . import application_views
+from . import application_views, candidates
 from .access import application_scope
 from .stages import stages_of
 
@@ -58,6 +58,8 @@ async def create_application(
     cover_letter: str | None = None,
     custom_fields: dict[str, Any] | None = None,
     source: str | None = None,
+    utm: dict[str, str | None] | None = None,
+    referrer_id: uuid.UUID | None = None,
     consent: ConsentInput | None = None,
     email_pointer: str = "/candidate/email",
     custom_fields_pointer: str = "/custom_fields",
@@ -71,17 +73,41 @@ async def create_application(
     bounds = custom_fields_rule.problems(custom_fields or {}, custom_fields_pointer)
     if bounds:
         raise ValidationFailed("custom_fields exceed the bounds every export can carry", errors=bounds)
+    if referrer_id is not None:
+        referrer = await session.scalar(
+            select(User.id).where(User.id == referrer_id, User.account_id == job.account_id)
+        )
+        if referrer is None:
+            raise ValidationFailed(errors=[FieldError("/referrer_id", "is not a user of this account", "not_found")])
     email = str(candidate["email"]).strip()
     now = utcnow()
+    consent_values = None
+    if consent is not None:
+        consent_values = {
+            "consent_privacy_policy": consent.privacy_policy,
+            "consent_privacy_policy_version": consent.privacy_policy_version,
+            "consent_talent_pool": consent.talent_pool,
+            "consented_at": now,
+            "consent_ip": consent.ip_address,
+        }
+    # The person first (one statement: found by lower(email) or inserted); the application links to them.
+    candidate_id = await candidates.attach(
+        session, job.account_id, candidate, source=source, consent=consent_values, now=now
+    )
     application = Application(
         id=new_id(),
         account_id=job.account_id,
         job_id=job.id,
+        candidate_id=candidate_id,
         status=Status.NEW.value,
         status_changed_at=now,
         cover_letter=cover_letter,
         custom_fields=custom_fields or {},
         source=source,
+        utm_source=(utm or {}).get("utm_source"),
+        utm_medium=(utm or {}).get("utm_medium"),
+        utm_campaign=(utm or {}).get("utm_campaign"),
+        referrer_id=referrer_id,
         legal_hold=False,
         rating_total=0,
         rating_count=0,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats.storage import Documents, StorageUnavailable
@@ -24,8 +24,18 @@ from ats.storage import Documents, StorageUnavailable
 from .. import audit, events, mail, payloads
 from ..auth import Principal
 from ..db import UnitOfWork, new_id, utcnow
-from ..errors import FieldError, LegalHold, ValidationFailed
-from ..models import Application, Document, IdempotencyKey, Note, PendingDeletion, Rating, StatusChange
+from ..errors import FieldError, LegalHold, NotFound, ValidationFailed
+from ..models import (
+    Application,
+    Candidate,
+    CandidateMerge,
+    Document,
+    IdempotencyKey,
+    Note,
+    PendingDeletion,
+    Rating,
+    StatusChange,
+)
 from ..roles import Permission
 from ..vocabulary import ERASURE_REASONS, ErasureReason
 from . import webhooks
@@ -74,12 +84,18 @@ async def erase_rows(
     notified: bool = False,
     permission: Permission = Permission.COMPLIANCE,
     lease: timedelta = timedelta(0),
+    forget_person: bool = True,
 ) -> tuple[Receipt, uuid.UUID]:
     """In the caller's transaction: delete every row, record the objects to delete, audit.
 
-    The pending deletion is due after ``lease``: until then it belongs to the caller.
+    The pending deletion is due after ``lease``: until then it belongs to the caller. With ``forget_person``,
+    the candidate goes too when this was the last of their applications.
     """
     reason = parse_reason(reason)  # the audit log keeps it forever: only a code of the list gets there
+    found = await get_application_row(session, principal, application_id, permission=permission)
+    # The person's row first, then the application's (the order every erasure takes: no deadlock); holding it,
+    # an apply attaching to this person has either committed (and is seen below) or waits for this one.
+    await lock_candidate(session, found.candidate_id)
     application = await get_application_row(session, principal, application_id, permission=permission, lock=True)
     if application.legal_hold:
         raise LegalHold("The application is under legal hold and cannot be erased")
@@ -104,6 +120,8 @@ async def erase_rows(
     await webhooks.forget_application(session, application.id)  # its webhook bodies and delivery logs
     # history, notes, ratings and documents go with it (ON DELETE CASCADE)
     await session.execute(delete(Application).where(Application.id == application.id))
+    if forget_person:
+        await forget_candidate_if_alone(session, application.candidate_id)
     event = await audit.record(
         session,
         principal,
@@ -138,6 +156,37 @@ _REDACT = text(
 async def redact_events(session: AsyncSession, account_id: uuid.UUID, application_id: uuid.UUID) -> None:
     """The application's earlier events keep ids only (§12): the feed and webhooks carry nothing of the person."""
     await session.execute(_REDACT, {"account_id": account_id, "application_id": application_id})
+async def lock_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> None:
+    await session.execute(select(Candidate.id).where(Candidate.id == candidate_id).with_for_update())
+
+
+async def forget_candidate_if_alone(session: AsyncSession, candidate_id: uuid.UUID) -> bool:
+    """Delete the person (held locked by the caller) when no application of theirs remains; merge records
+    that could restore them lose what they kept. True when the person was deleted."""
+    remaining = await session.scalar(select(Application.id).where(Application.candidate_id == candidate_id).limit(1))
+    if remaining is not None:
+        return False
+    deleted = await session.scalar(
+        delete(Candidate).where(Candidate.id == candidate_id).returning(Candidate.account_id)
+    )
+    if deleted is None:
+        return False
+    await forget_merges(session, deleted, candidate_id)
+    events.queue(session, "candidate.erased", account_id=deleted, candidate_id=candidate_id)
+    return True
+
+
+async def forget_merges(session: AsyncSession, account_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
+    """Merges involving an erased person keep ids only: what they kept for an undo is wiped (undo is then 409)."""
+    await session.execute(
+        update(CandidateMerge)
+        .where(
+            CandidateMerge.account_id == account_id,
+            or_(CandidateMerge.survivor_id == candidate_id, CandidateMerge.merged_id == candidate_id),
+            CandidateMerge.erased_at.is_(None),
+        )
+        .values(snapshot=None, erased_at=utcnow())
+    )
 
 
 async def erase(
@@ -253,3 +302,82 @@ async def pending_count(session: AsyncSession, account_id: uuid.UUID | None = No
     if account_id is not None:
         query = query.where(PendingDeletion.account_id == account_id)
     return int(await session.scalar(query) or 0)
+
+
+@dataclass
+class PersonReceipt:
+    """One receipt for a person's erasure: every application, with the totals of what went."""
+
+    candidate_id: uuid.UUID
+    erased_at: datetime
+    applications: list[uuid.UUID]
+    counts: dict[str, int]
+    audit_event_id: uuid.UUID
+    storage: str  # "erased", or "pending" while S3 refuses and the deletion is being retried
+
+
+async def erase_person(
+    uow: UnitOfWork,
+    store: Documents,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    *,
+    reason: str,
+    upload_url_ttl: int,
+) -> PersonReceipt:
+    """Erase a candidate: every application (rows and stored objects), the person, what merges kept of them.
+
+    All rows go in one transaction that holds the person's row first: an apply attaching to them either
+    committed before (its application is erased too) or runs after and makes a new person. Refused (409,
+    listing them) while any application is under legal hold; nothing is erased then.
+    """
+    code = parse_reason(reason)
+    async with uow() as session:
+        person = await session.scalar(
+            select(Candidate)
+            .where(Candidate.id == candidate_id, Candidate.account_id == principal.account_id)
+            .with_for_update()
+        )
+        if person is None:
+            raise NotFound("No such candidate")
+        principal.scope(Permission.COMPLIANCE)
+        applications = list(
+            await session.execute(
+                select(Application.id, Application.legal_hold)
+                .where(Application.candidate_id == candidate_id)
+                .order_by(Application.created_at, Application.id)
+            )
+        )
+        held = [str(a.id) for a in applications if a.legal_hold]
+        if held:
+            raise LegalHold(
+                "Applications of this candidate are under legal hold; nothing was erased",
+                extra={"applications": held},
+            )
+        totals = {"applications": len(applications), "documents": 0, "objects": 0, "notes": 0, "ratings": 0}
+        totals["history"] = 0
+        pending_ids = []
+        for application in applications:
+            receipt, pending_id = await erase_rows(
+                session, principal, application.id, reason=code, lease=LEASE, forget_person=False
+            )
+            pending_ids.append(pending_id)
+            for key, value in receipt.counts.items():
+                totals[key] = totals.get(key, 0) + value
+        await session.execute(delete(Candidate).where(Candidate.id == candidate_id))
+        await forget_merges(session, person.account_id, candidate_id)
+        event = await audit.record(
+            session,
+            principal,
+            "candidate.erased",
+            object_type="candidate",
+            object_id=candidate_id,
+            data={"reason": code, "counts": {k: v for k, v in totals.items() if k != "objects"}},
+        )
+        events.queue(session, "candidate.erased", account_id=person.account_id, candidate_id=candidate_id)
+        result = PersonReceipt(candidate_id, event.at, [a.id for a in applications], totals, event.id, "pending")
+    deleted = await process_pending(uow, store, upload_url_ttl=upload_url_ttl, pending_ids=pending_ids)
+    if deleted is not None:
+        result.counts["objects"] = deleted
+        result.storage = "erased"
+    return result

@@ -17,12 +17,14 @@ from ats.exports import (
     ExportPrivacy,
     ExportRating,
     ExportWebhookDelivery,
+    PersonExport,
 )
 
 from .. import audit
 from ..auth import Principal
 from ..db import utcnow
-from ..models import Account, Application, Document, JobPosting, Note, Rating, StatusChange
+from ..errors import NotFound
+from ..models import Account, Application, Candidate, Document, JobPosting, Note, Rating, StatusChange
 from ..pipeline import CLOSED
 from ..roles import Permission
 from .applications import get_application_row
@@ -73,21 +75,12 @@ def row_dict(row: Any) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
-async def gather(
-    session: AsyncSession,
-    principal: Principal,
-    application_id: uuid.UUID,
-    *,
-    include_internal: bool,
-    fmt: str,
-    policy: Policy,
-) -> tuple[ExportBundle, list[tuple[str, str]]]:
-    """The bundle and, for the ZIP, each uploaded document's (filename, storage key); audited."""
-    application = await get_application_row(session, principal, application_id, permission=Permission.COMPLIANCE)
+async def bundle_of(
+    session: AsyncSession, application: Application, account: Account, *, include_internal: bool, policy: Policy
+) -> tuple[ExportBundle, list[Document]]:
+    """One application's export bundle (not audited: the caller records the export), and its document rows."""
     job = await session.get(JobPosting, application.job_id)
     assert job is not None
-    account = await session.get(Account, application.account_id)
-    assert account is not None
     history = list(
         await session.scalars(
             select(StatusChange)
@@ -157,6 +150,23 @@ async def gather(
         include_internal=include_internal,
         privacy=privacy_of(account, application, policy),
     )
+    return bundle, documents
+
+
+async def gather(
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    include_internal: bool,
+    fmt: str,
+    policy: Policy,
+) -> tuple[ExportBundle, list[tuple[str, str]]]:
+    """The bundle and, for the ZIP, each uploaded document's (filename, storage key); audited."""
+    application = await get_application_row(session, principal, application_id, permission=Permission.COMPLIANCE)
+    account = await session.get(Account, application.account_id)
+    assert account is not None
+    bundle, documents = await bundle_of(session, application, account, include_internal=include_internal, policy=policy)
     files = [(d.filename, d.storage_key) for d in documents if d.upload_status == "uploaded"]
     await audit.record(
         session,
@@ -167,3 +177,63 @@ async def gather(
         data={"format": fmt, "include_internal": include_internal, "documents": len(files)},
     )
     return bundle, files
+
+
+async def gather_person(
+    session: AsyncSession,
+    principal: Principal,
+    candidate_id: uuid.UUID,
+    *,
+    include_internal: bool,
+    fmt: str,
+    policy: Policy,
+) -> tuple[PersonExport, list[tuple[str, str, str]]]:
+    """A person's whole record (§13): the candidate and every application's bundle, and for the ZIP each uploaded
+    document as (application number, filename, storage key); one ``candidate.exported`` audit event."""
+    person = await session.scalar(
+        select(Candidate).where(
+            Candidate.id == candidate_id,
+            Candidate.account_id == principal.account_id,
+            Candidate.merged_into_id.is_(None),
+        )
+    )
+    if person is None:
+        raise NotFound("No such candidate")
+    principal.scope(Permission.COMPLIANCE)
+    account = await session.get(Account, person.account_id)
+    assert account is not None
+    rows = list(
+        await session.scalars(
+            select(Application)
+            .where(Application.candidate_id == person.id)
+            .order_by(Application.created_at, Application.id)
+        )
+    )
+    bundles: list[ExportBundle] = []
+    files: list[tuple[str, str, str]] = []
+    for n, application in enumerate(rows, start=1):
+        bundle, documents = await bundle_of(
+            session, application, account, include_internal=include_internal, policy=policy
+        )
+        bundles.append(bundle)
+        files += [(str(n), d.filename, d.storage_key) for d in documents if d.upload_status == "uploaded"]
+    export = PersonExport(
+        candidate={k: v for k, v in row_dict(person).items() if k not in ("account_id", "version", "merged_into_id")},
+        applications=bundles,
+        generated_at=utcnow(),
+        include_internal=include_internal,
+    )
+    await audit.record(
+        session,
+        principal,
+        "candidate.exported",
+        object_type="candidate",
+        object_id=person.id,
+        data={
+            "format": fmt,
+            "include_internal": include_internal,
+            "applications": len(rows),
+            "documents": len(files),
+        },
+    )
+    return export, files

@@ -39,6 +39,7 @@ class ApplyRequest:
     source: str | None
     privacy_policy_version: str
     talent_pool: bool
+    utm: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +122,7 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
         cover_letter=request.cover_letter,
         custom_fields=request.custom_fields,
         source=request.source,
+        utm=request.utm,
         consent=applications.ConsentInput(True, request.privacy_policy_version, request.talent_pool, client_ip),
         email_pointer=f"{BASE}/email",
         custom_fields_pointer=f"{BASE}/custom_fields",

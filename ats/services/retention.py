@@ -109,6 +109,13 @@ async def run(
         if not dry_run:
             for application_id in ids:
                 async with uow() as session:
+                    # The person's row before the application's, the order every erasure locks them in.
+                    person = await session.scalar(
+                        select(Application.candidate_id).where(Application.id == application_id)
+                    )
+                    if person is None:
+                        continue
+                    await erasure.lock_candidate(session, person)
                     # Re-checked under the row lock: a hold set meanwhile wins.
                     still_due = await session.scalar(
                         select(Application.id)

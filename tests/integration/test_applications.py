@@ -18,6 +18,7 @@ SHAPE_KEYS = {
     "id", "job", "status", "stage", "status_history", "candidate", "documents", "cover_letter",
     "custom_fields", "rating", "rating_count", "notes", "consent", "source", "legal_hold", "version",
     "created_at", "updated_at",
+    "utm_source", "utm_medium", "utm_campaign", "referrer_id",  # §13: where the application came from
 }  # fmt: skip
 
 

@@ -264,6 +264,47 @@ async def test_every_operation_answers_as_documented(
     check(await client.get(f"{base}/ratings", headers=admin), 200)
     check(await client.get(f"{base}/ratings", headers=other_account.headers), 404)
 
+    # candidates (people)
+    people = check(await client.get("/api/v1/candidates?search=ada", headers=admin), 200).json()["data"]
+    person_id = next(p["id"] for p in people if any(a["id"] == app_id for a in p["applications"]))
+    person = f"/api/v1/candidates/{person_id}"
+    check(await client.get("/api/v1/candidates?per_page=0", headers=admin), 422)
+    check(await client.get(person, headers=recruiter), 200)
+    check(await client.get(person, headers=other_account.headers), 404)
+    check(await client.patch(person, json={"phones": ["+49 30 1234567"]}, headers=recruiter), 200)
+    check(await client.patch(person, json={"emails": ["x"]}, headers=recruiter), 422)
+    check(await client.patch(person, json={"emails": [application["candidate"]["email"]]}, headers=recruiter), 200)
+    check(await client.put(f"{person}/tags", json={"tags": ["python"]}, headers=recruiter), 200)
+    check(await client.put(f"{person}/tags", json={"tags": ["<b>"]}, headers=recruiter), 422)
+    check(await client.get("/api/v1/tags", headers=admin), 200)
+    check(await client.get("/api/v1/sources", headers=recruiter), 200)
+    check(await client.put("/api/v1/sources", json={"sources": ["referral", "linkedin"]}, headers=admin), 200)
+    check(await client.put("/api/v1/sources", json={"sources": "referral"}, headers=admin), 422)
+    check(await client.put("/api/v1/sources", json={"sources": []}, headers=recruiter), 403)
+    check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=compliance), 200)
+    check(await client.get("/api/v1/data-subjects?email=a@example.com", headers=recruiter), 403)
+    check(await client.get(f"{person}/duplicates", headers=recruiter), 200)
+    check(await client.get(f"/api/v1/candidates/{missing}/duplicates", headers=admin), 404)
+    twin_app = await make_application(account, job["id"], email=f"twin-{uuid.uuid4().hex[:6]}@example.com")
+    twin = next(
+        p["id"]
+        for p in check(await client.get("/api/v1/candidates?per_page=100", headers=admin), 200).json()["data"]
+        if any(a["id"] == twin_app["id"] for a in p["applications"])
+    )
+    check(await client.post(f"{person}/merge", json={"other_id": person_id}, headers=admin), 422)
+    check(await client.post(f"{person}/merge", json={"other_id": twin, "dry_run": True}, headers=admin), 200)
+    merged = check(await client.post(f"{person}/merge", json={"other_id": twin}, headers=recruiter), 200).json()
+    check(await client.post(f"{person}/merge", json={"other_id": twin}, headers=admin), 409)
+    undo = f"/api/v1/candidate-merges/{merged['data']['merge_id']}/undo"
+    check(await client.post(undo, headers=admin), 200)
+    check(await client.post(undo, headers=admin), 409)
+    check(await client.post(f"/api/v1/candidate-merges/{missing}/undo", headers=admin), 404)
+    check(await client.get(f"{person}/export", headers=compliance), 200)
+    check(await client.get(f"{person}/export?format=pdf", headers=admin), 200)
+    check(await client.get(f"{person}/export?format=zip", headers=admin), 200)
+    check(await client.get(f"{person}/export?format=xml", headers=admin), 422)
+    check(await client.get(f"{person}/export", headers=recruiter), 403)
+
     # documents
     files = {"file": ("cv.pdf", PDF, "application/pdf")}
     doc = check(await client.post(f"{base}/documents", files=files, data={"type": "cv"}, headers=admin), 201)
@@ -320,6 +361,18 @@ async def test_every_operation_answers_as_documented(
     )
     backwards = {"data": {"type": "applicant", "attributes": {"application_stage_id": stages[0]["id"]}}}
     check(await client.patch(f"/api/v1/applicants/{app_id}", json=backwards, headers={**admin, **jsonapi}), None)
+
+    # a person's erasure: refused under a legal hold, then one receipt, then 404
+    held_person = next(
+        p["id"]
+        for p in check(await client.get("/api/v1/candidates?per_page=100", headers=admin), 200).json()["data"]
+        if any(a["id"] == held["id"] for a in p["applications"])
+    )
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 409)
+    check(await client.patch(f"/api/v1/applications/{held['id']}", json={"legal_hold": False}, headers=admin), 200)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=recruiter), 403)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 200)
+    check(await client.delete(f"/api/v1/candidates/{held_person}?reason=duplicate", headers=admin), 404)
 
     # the erasure, last: it removes what the checks above used
     check(await client.delete(f"{base}?reason=candidate_request", headers=recruiter), 403)

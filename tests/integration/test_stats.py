@@ -9,7 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from ats.models import Application, JobPosting, StatusChange
+from ats.models import Application, Candidate, JobPosting, StatusChange
 from ats.pipeline import CLOSED, STATUSES
 from ats.runtime import Runtime
 from tests.conftest import Account, problem
@@ -62,10 +62,22 @@ async def seed(runtime: Runtime, account_id: uuid.UUID, team: Sequence[str] = ()
         for n, (title, created, source, path) in enumerate(SEED):
             created_at = at(created)
             moves = [(status, created_at + timedelta(days=d)) for status, d in path]
+            person = Candidate(
+                id=uuid.uuid4(),
+                account_id=account_id,
+                name=f"Candidate {n}",
+                email=f"candidate{n}@example.com",
+                emails=[f"candidate{n}@example.com"],
+                created_at=created_at,
+                updated_at=created_at,
+            )
+            session.add(person)
+            await session.flush()
             application = Application(
                 id=uuid.uuid4(),
                 account_id=account_id,
                 job_id=jobs[title].id,
+                candidate_id=person.id,
                 status=moves[-1][0],
                 previous_status=moves[-2][0] if moves[-1][0] in CLOSED else None,
                 status_changed_at=moves[-1][1],
