@@ -72,7 +72,7 @@ def bench(b: Run) -> None:
     account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [POSTING], b.admin_email))
     print(f"  account {account_id}, posting {job_id}")
 
-    section("statements of one apply (in-process, before_cursor_execute)")
+    section("statements of one apply (in-process, at psycopg's cursor)")
     requests = [("POST", PATH, HEADERS, apply_body(job_id, f"capture{i}@bench.example")) for i in range(2)]
     (one,) = asyncio.run(capture(b.settings, requests, public_rate_limit=RATE_LIMIT))
     got, want = [normalise(sql) for sql, _ in one.statements], [normalise(sql) for sql in STATEMENTS]
