@@ -96,6 +96,23 @@ async def _ensure_storage_until_done(app: Litestar, runtime: Runtime) -> None:
         delay = min(delay * 2, STORAGE_RETRY_CAP)
 
 
+async def _warm_pool(runtime: Runtime) -> None:
+    """Open the pool's connections now (all at once, then back to the pool), not on the first busy second.
+
+    Best effort: PostgreSQL not up yet is readiness's to report, and the pool opens connections on demand then.
+    """
+    engine = runtime.engine
+    size = int(getattr(engine.sync_engine.pool, "size", lambda: 0)())
+    if size <= 0:
+        return
+    opened = await asyncio.gather(*(engine.connect() for _ in range(size)), return_exceptions=True)
+    for conn in opened:
+        if isinstance(conn, BaseException):
+            log.debug("database pool not warmed: %s", type(conn).__name__)
+        else:
+            await conn.close()
+
+
 @dataclass
 class ATSConfig:
     """How the plugin mounts: settings (default: ``ATS_*``), path prefix, optionally the host's engine."""
@@ -178,6 +195,7 @@ class ATSPlugin(InitPlugin):
         runtime.emit = app.emit
         runtime.api_base = f"{self.prefix}/api/v1"
         app.state[STATE_KEY] = runtime
+        await _warm_pool(runtime)
         # The bucket and its CORS rule: tried once now; an S3 that is not up yet (compose starts it alongside)
         # is retried in the background with backoff until it answers, and readiness stays 503 meanwhile.
         app.state[STORAGE_READY_KEY] = False
