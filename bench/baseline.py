@@ -560,8 +560,8 @@ class Baseline:
         if path == "/health/live":
             await respond(send, 200, b'{"status":"ok"}')
         elif path == "/public/v1/applicants" and method == "POST":
-            status, body = await self.apply(scope, await read_body(receive))
-            await respond(send, status, body, JSONAPI)
+            status, body, headers = await self.apply(scope, await read_body(receive))
+            await respond(send, status, body, JSONAPI, headers)
         elif path.rstrip("/") == f"{API_BASE}/applications" and method == "GET":
             await respond(send, *await self.list_applications(scope))
         elif (one := ONE_PATH.match(path)) and method == ("PUT" if one.group(2) else "GET"):
@@ -601,11 +601,11 @@ class Baseline:
 
     # ---- POST /public/v1/applicants ----
 
-    async def apply(self, scope: dict[str, Any], raw: bytes) -> tuple[int, bytes]:
+    async def apply(self, scope: dict[str, Any], raw: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
             attrs = parse(raw)
         except Invalid as exc:
-            return 422, ENCODER.encode({"errors": [{"status": "422", "detail": str(exc)}]})
+            return 422, ENCODER.encode({"errors": [{"status": "422", "detail": str(exc)}]}), []
         client_ip = scope["client"][0] if scope.get("client") else "0.0.0.0"
         if attrs.documents and self.ping_s3 and time.monotonic() - self.s3_ok_at >= self.s3_max_age:
             await asyncio.get_running_loop().run_in_executor(self.threads, self.head_bucket)
@@ -613,7 +613,7 @@ class Baseline:
         async with self.pool.connection() as conn:
             result = await self.write(conn, attrs, client_ip)
         if result is None:
-            return 422, b'{"errors":[{"status":"422","code":"not_open_or_duplicate"}]}'
+            return 422, b'{"errors":[{"status":"422","code":"not_open_or_duplicate"}]}', []
         app_id, _, created_at, stage_id, docs = result
         included = []
         for doc in docs:
@@ -646,10 +646,13 @@ class Baseline:
                     "applicant_documents": {"data": [{"id": str(d["id"]), "type": "applicant_document"} for d in docs]}
                 },
                 "meta": {},
+                "links": {"self": f"{API_BASE}/applicants/{app_id}"},
             },
             "included": included,
         }
-        return 201, ENCODER.encode(body)
+        # The API's Location names links.self (it reads it back from the encoded body, as here).
+        encoded = ENCODER.encode(body)
+        return 201, encoded, [(b"location", msgspec.json.decode(encoded)["data"]["links"]["self"].encode())]
 
     def head_bucket(self) -> None:
         """``HeadBucket``; a success is trusted for ``s3_max_age`` s (a failure raises and is not cached)."""
@@ -1051,9 +1054,10 @@ async def respond(
     status: int,
     body: bytes,
     extra: list[tuple[bytes, bytes]] | bytes = b"application/json",
+    more: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """The response; ``extra``: its content type, or headers added to a JSON response."""
-    content_type, added = (extra, []) if isinstance(extra, bytes) else (b"application/json", extra)
+    """The response; ``extra``: its content type, or headers added to a JSON response; ``more``: headers."""
+    content_type, added = (extra, more or []) if isinstance(extra, bytes) else (b"application/json", extra)
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *added]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
