@@ -53,14 +53,17 @@ async def provide_runtime(state: State) -> Runtime:
 SCOPE_SESSION = "ats_session"
 
 
-async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db_session(runtime: Runtime, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """The request owns the transaction: commit on success, roll back on error.
 
     A domain error whose class says ``keeps_work`` (a failed login, a reused refresh token) commits
     first: that work is its outcome. The session the authentication middleware opened is reused: one
     connection per request.
+
+    It takes ``runtime`` (a dependency) rather than ``state``: Litestar resolves dependencies of one level
+    together in an anyio task group, and this puts the session a level after the runtime (no task group for
+    a handler that takes both).
     """
-    runtime = runtime_of(state)
     opened: AsyncSession | None = request.scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
     async with opened or runtime.sessions() as session:
         try:

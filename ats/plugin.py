@@ -33,7 +33,7 @@ from .api.cors import CORSMiddleware, add_cors_headers
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
 from .api.health import STORAGE_READY_KEY
-from .api.logging import configure_logging, request_logging_middleware
+from .api.logging import RequestMetrics, configure_logging, request_logging_middleware
 from .api.metrics import metrics_controller
 from .api.openapi import API_DESCRIPTION, OfflineSwagger, OpenAPIJson, assets_router
 from .api.routes import build_routers
@@ -150,7 +150,12 @@ class ATSPlugin(InitPlugin):
         # Litestar refuses to emit an event nobody listens to: a no-op listener makes every ATS
         # event always emittable, and host listeners add to it.
         app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
-        app_config.middleware.insert(0, request_logging_middleware)
+        # The request log and the Prometheus metrics (labelled by route template, never by ids or query strings):
+        # one pure ASGI layer, outermost.
+        metrics = RequestMetrics(
+            PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
+        )
+        app_config.middleware.insert(0, DefineMiddleware(request_logging_middleware, metrics=metrics))
         # Inside the request log (preflights are logged too), outside everything that could refuse a preflight.
         app_config.middleware.insert(
             1,
@@ -161,9 +166,6 @@ class ATSPlugin(InitPlugin):
                 dashboard_origins=self.settings.cors_dashboard_origins,
             ),
         )
-        # Prometheus metrics, labelled by route template (never by ids or query strings).
-        metrics = PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
-        app_config.middleware.append(metrics.middleware)
         # An error raised in a middleware (the 401 of authentication, a database outage while resolving the
         # token) becomes its response here, inside the request log and the metrics: both see the status sent.
         app_config.middleware.append(wrap_in_exception_handler)

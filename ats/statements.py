@@ -49,14 +49,23 @@ class Compiled:
         return rows[0] if rows else None
 
 
+_DRIVER = "ats_driver_connection"
+
+
 async def driver_connection(session: AsyncSession) -> Any:
     """The psycopg ``AsyncConnection`` under the session, its transaction begun.
 
-    Asked each time, never kept: after a commit the session may hold another pooled connection.
+    Kept for the session's current transaction only: after a commit or a rollback the session may hold another
+    pooled connection, so a new transaction looks it up again (two greenlet hops, once per transaction).
     """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
+        return cached[1]
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    driver = (await connection.get_raw_connection()).driver_connection
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
 async def run_text(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
