@@ -17,7 +17,7 @@ from ats.roles import Permission
 from ats.runtime import Runtime
 from ats.services import application_views, applications, jobs, notes, ratings, sources
 from ats.services.applications import note_view
-from ats.views import ApplicationView, NoteView, RatingSummary, RatingView, Ref
+from ats.views import ApplicationView, NoteView, RatingSummary, RatingView
 from ats.vocabulary import EMAIL_PATTERN
 
 from .deps import account_member, provide_principal, requires

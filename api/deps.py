@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 import msgspec
@@ -14,6 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.params import KwargDefinition, ParameterKwarg, QueryParameter
 from litestar.types import Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ats import events
@@ -52,14 +53,17 @@ async def provide_runtime(state: State) -> Runtime:
 SCOPE_SESSION = "ats_session"
 
 
-async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db_session(runtime: Runtime, request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """The request owns the transaction: commit on success, roll back on error.
 
     A domain error whose class says ``keeps_work`` (a failed login, a reused refresh token) commits
     first: that work is its outcome. The session the authentication middleware opened is reused: one
     connection per request.
+
+    It takes ``runtime`` (a dependency) rather than ``state``: Litestar resolves dependencies of one level
+    together in an anyio task group, and this puts the session a level after the runtime (no task group for
+    a handler that takes both).
     """
-    runtime = runtime_of(state)
     opened: AsyncSession | None = request.scope.pop(SCOPE_SESSION, None)  # type: ignore[misc]
     async with opened or runtime.sessions() as session:
         try:
@@ -127,10 +131,13 @@ def _takes_session(handler: BaseRouteHandler) -> bool:
 
 def requires(
     permission: Permission,
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
-    """A guard: the caller's role must hold ``permission`` (scope is checked by the service)."""
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard: the caller's role must hold ``permission`` (scope is checked by the service).
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    Async on purpose: Litestar runs a plain-function guard in a worker thread, on every request.
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
         if not isinstance(principal, Principal):
             raise Unauthorized("Authentication required")
@@ -141,7 +148,7 @@ def requires(
     return guard
 
 
-def account_member(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def account_member(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A guard for writes: any role of the account gets through, and the service answers.
 
     The service looks the object up first, so that one the caller may not see is a 404 and only then a role
@@ -224,12 +231,15 @@ async def validate_body(request: Request[Any, Any, Any]) -> None:
         return
     raw = await request.body()
     try:
-        msgspec.json.decode(raw, type=body_type, strict=True)
+        decoded = msgspec.json.decode(raw, type=body_type, strict=True)
     except msgspec.ValidationError as exc:
         error = field_error_from_msgspec(str(exc))
         raise ValidationFailed("The request body is invalid", errors=[error]) from None
     except (msgspec.DecodeError, RecursionError):
         raise MalformedRequest("The request body is not valid JSON, or is nested too deeply") from None
+    # The one decode: Litestar reads the request's JSON from this state (its ``data`` gets this very struct,
+    # msgspec's convert passes an instance of the type through) instead of decoding the body again.
+    ScopeState.from_scope(request.scope).json = decoded
 
 
 async def check_request(request: Request[Any, Any, Any]) -> None:

@@ -14,6 +14,7 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("ats.request")
@@ -62,7 +63,44 @@ def configure_logging(fmt: str, level: str) -> None:
     root.propagate = False
 
 
-def request_logging_middleware(app: ASGIApp) -> ASGIApp:
+class RequestMetrics:
+    """Prometheus request metrics exactly as Litestar's ``PrometheusMiddleware`` records them (its metric objects,
+    names, labels and registry), recorded by the request log's own middleware: no second ASGI layer, and no
+    ``Request`` built per call to read a method and a route template.
+    """
+
+    def __init__(self, config: PrometheusConfig) -> None:
+        self._metrics = PrometheusMiddleware(app=_no_app, config=config)  # its metric factories, never called
+        self.app_name = config.app_name
+
+    def start(self, scope: Scope) -> dict[str, str | int | float]:
+        labels: dict[str, str | int | float] = {
+            "method": scope["method"],  # type: ignore[typeddict-item]  # http scopes only (see the middleware)
+            "path": scope["path_template"],  # grouped by route template: never ids or query strings
+            "status_code": 200,
+            "app_name": self.app_name,
+        }
+        self._metrics.requests_in_progress(labels).labels(*labels.values()).inc()
+        return labels
+
+    def finish(self, labels: dict[str, str | int | float], status: int, duration: float) -> None:
+        metrics = self._metrics
+        metrics.requests_in_progress(labels).labels(*labels.values()).dec()
+        labels["status_code"] = status
+        values = [*labels.values()]
+        if status >= 500:
+            metrics.requests_error_count(labels).labels(*values).inc()
+        metrics.request_count(labels).labels(*values).inc()
+        metrics.request_time(labels).labels(*values).observe(duration)
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover - never called
+    raise RuntimeError("not an app")
+
+
+def request_logging_middleware(app: ASGIApp, metrics: RequestMetrics | None = None) -> ASGIApp:
+    """One line per request and, with ``metrics``, its Prometheus metrics: one pure ASGI layer for both."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
@@ -75,18 +113,24 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 break
         status = {"code": 500}
         started = time.perf_counter()
+        sent = [started]  # when the last body message went out (the metrics' duration, as Litestar's)
         token = current_request_id.set(request_id)
+        labels = metrics.start(scope) if metrics is not None else None
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body":
+                sent[0] = time.perf_counter()
             await send(message)
 
         try:
             await app(scope, receive, send_wrapper)
         finally:
+            if metrics is not None and labels is not None:
+                metrics.finish(labels, status["code"], sent[0] - started)
             fields = {
                 "request_id": request_id,
                 "method": scope.get("method"),

@@ -20,7 +20,7 @@ def metrics_controller(path: str, token: str | None) -> type[PrometheusControlle
         return type("MetricsController", (PrometheusController,), {"path": path})
     expected = f"Bearer {token}".encode()
 
-    def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         given = connection.headers.get("authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):  # constant time: the token is not guessable byte by byte
             raise Unauthorized("A valid metrics token is required", headers={"WWW-Authenticate": "Bearer"})

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text
+from psycopg.types.json import Jsonb
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
 from .db import new_id, utcnow
 from .models import AuditEvent
+from .statements import run_text
 
 GENESIS = "0" * 64
 
@@ -90,6 +92,32 @@ def event_body(row: AuditEvent) -> dict[str, Any]:
     }
 
 
+#: The append, one statement under the account's lock: the chain head (or the genesis), then the event whose
+#: ``seq`` and ``hash`` PostgreSQL derives from it. ``hash`` is ``chain_hash`` computed in SQL: the canonical JSON
+#: ends with ``"seq":N}`` (``seq`` sorts last), so Python sends what comes before the number.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
+APPEND_SQL = (
+    "INSERT INTO audit_events (id, account_id, seq, at, actor_type, actor_id, action, object_type, object_id, "
+    "data, prev_hash, hash) "
+    "SELECT %(id)s::UUID, %(account_id)s::UUID, coalesce(last.seq, 0) + 1, %(at)s::TIMESTAMP WITH TIME ZONE, "
+    "%(actor_type)s::VARCHAR, %(actor_id)s::UUID, %(action)s::VARCHAR, %(object_type)s::VARCHAR, "
+    "%(object_id)s::UUID, %(data)s::JSONB, coalesce(last.hash, %(genesis)s::VARCHAR), "
+    "encode(sha256(convert_to(coalesce(last.hash, %(genesis)s::VARCHAR) || %(canonical_head)s::VARCHAR "
+    "|| (coalesce(last.seq, 0) + 1)::text || '}', 'UTF8')), 'hex') "
+    "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT audit_events.seq, audit_events.hash FROM audit_events "
+    "WHERE audit_events.account_id = %(account_id)s::UUID ORDER BY audit_events.seq DESC LIMIT 1) AS last ON true "
+    "RETURNING audit_events.seq, audit_events.prev_hash, audit_events.hash"
+)
+
+
+def canonical_head(body: dict[str, Any]) -> str:
+    """The canonical JSON of an event's hashed fields up to its ``seq`` value: ``{…,"seq":``."""
+    text = canonical({**body, "seq": 0}).decode()
+    if max(body) > "seq" or not text.endswith(',"seq":0}'):  # pragma: no cover - the field names are fixed
+        raise ValueError("seq must be the last field of the canonical JSON")
+    return text[: -len("0}")]
+
+
 async def record(
     session: AsyncSession,
     actor: Principal,
@@ -100,24 +128,19 @@ async def record(
     data: dict[str, Any] | None = None,
     account_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction; concurrent writers of one account queue."""
+    """Append one event in the caller's transaction; concurrent writers of one account queue.
+
+    Two statements: the account's lock, then the append (:data:`APPEND_SQL`), which reads the head under it.
+    The returned row is not in the session (the audit log is append-only: nothing to track).
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     account = account_id or actor.account_id
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{account}"})
-    last = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.account_id == account)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # the caller's pending rows are written first, as before
     row = AuditEvent(
         id=new_id(),
         account_id=account,
-        seq=seq,
         at=utcnow(),
         actor_type=actor.type,
         actor_id=actor.id,
@@ -125,11 +148,27 @@ async def record(
         object_type=object_type,
         object_id=object_id,
         data=json.loads(canonical(data or {})),
-        prev_hash=prev,
     )
-    row.hash = chain_hash(prev, event_body(row))
-    session.add(row)
-    await session.flush()
+    body = event_body(row)
+    del body["seq"]
+    await run_text(session, LOCK_SQL, {"key": f"audit:{account}"})
+    ((row.seq, row.prev_hash, row.hash),) = await run_text(
+        session,
+        APPEND_SQL,
+        {
+            "id": row.id,
+            "account_id": account,
+            "at": row.at,
+            "actor_type": row.actor_type,
+            "actor_id": row.actor_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "data": Jsonb(row.data),
+            "genesis": GENESIS,
+            "canonical_head": canonical_head(body),
+        },
+    )
     return row
 
 

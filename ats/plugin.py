@@ -33,7 +33,7 @@ from .api.cors import CORSMiddleware, add_cors_headers
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
 from .api.health import STORAGE_READY_KEY
-from .api.logging import configure_logging, request_logging_middleware
+from .api.logging import RequestMetrics, configure_logging, request_logging_middleware
 from .api.metrics import metrics_controller
 from .api.openapi import API_DESCRIPTION, OfflineSwagger, OpenAPIJson, assets_router
 from .api.routes import build_routers
@@ -96,6 +96,23 @@ async def _ensure_storage_until_done(app: Litestar, runtime: Runtime) -> None:
         delay = min(delay * 2, STORAGE_RETRY_CAP)
 
 
+async def _warm_pool(runtime: Runtime) -> None:
+    """Open the pool's connections now (all at once, then back to the pool), not on the first busy second.
+
+    Best effort: PostgreSQL not up yet is readiness's to report, and the pool opens connections on demand then.
+    """
+    engine = runtime.engine
+    size = int(getattr(engine.sync_engine.pool, "size", lambda: 0)())
+    if size <= 0:
+        return
+    opened = await asyncio.gather(*(engine.connect() for _ in range(size)), return_exceptions=True)
+    for conn in opened:
+        if isinstance(conn, BaseException):
+            log.debug("database pool not warmed: %s", type(conn).__name__)
+        else:
+            await conn.close()
+
+
 @dataclass
 class ATSConfig:
     """How the plugin mounts: settings (default: ``ATS_*``), path prefix, optionally the host's engine."""
@@ -133,7 +150,12 @@ class ATSPlugin(InitPlugin):
         # Litestar refuses to emit an event nobody listens to: a no-op listener makes every ATS
         # event always emittable, and host listeners add to it.
         app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
-        app_config.middleware.insert(0, request_logging_middleware)
+        # The request log and the Prometheus metrics (labelled by route template, never by ids or query strings):
+        # one pure ASGI layer, outermost.
+        metrics = RequestMetrics(
+            PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
+        )
+        app_config.middleware.insert(0, DefineMiddleware(request_logging_middleware, metrics=metrics))
         # Inside the request log (preflights are logged too), outside everything that could refuse a preflight.
         app_config.middleware.insert(
             1,
@@ -144,9 +166,6 @@ class ATSPlugin(InitPlugin):
                 dashboard_origins=self.settings.cors_dashboard_origins,
             ),
         )
-        # Prometheus metrics, labelled by route template (never by ids or query strings).
-        metrics = PrometheusConfig(app_name="ats", prefix="ats", group_path=True, exclude_unhandled_paths=True)
-        app_config.middleware.append(metrics.middleware)
         # An error raised in a middleware (the 401 of authentication, a database outage while resolving the
         # token) becomes its response here, inside the request log and the metrics: both see the status sent.
         app_config.middleware.append(wrap_in_exception_handler)
@@ -178,6 +197,7 @@ class ATSPlugin(InitPlugin):
         runtime.emit = app.emit
         runtime.api_base = f"{self.prefix}/api/v1"
         app.state[STATE_KEY] = runtime
+        await _warm_pool(runtime)
         # The bucket and its CORS rule: tried once now; an S3 that is not up yet (compose starts it alongside)
         # is retried in the background with backoff until it answers, and readiness stays 503 meanwhile.
         app.state[STORAGE_READY_KEY] = False

@@ -145,6 +145,8 @@ class Job(msgspec.Struct):
     application_questions: list[QuestionOut]
     created_at: datetime
     updated_at: datetime
+
+
 class CandidateApplication(msgspec.Struct):
     id: uuid.UUID
     job: JobRef

@@ -58,6 +58,15 @@ def apply_body(job_id: uuid.UUID, email: str) -> bytes:
     return msgspec.json.encode({"data": {"type": "applicant", "attributes": attributes}})
 
 
+def paths(value: object, at: str = "") -> set[str]:
+    """Every key path of a JSON value (list items as ``[]``), to name where two shapes differ."""
+    if isinstance(value, dict):
+        return {at} | {p for k, v in value.items() for p in paths(v, f"{at}/{k}")}
+    if isinstance(value, list):
+        return {at} | {p for v in value for p in paths(v, f"{at}[]")}
+    return {f"{at}:{type(value).__name__}"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_load_options(parser, rounds=2)
 
@@ -72,7 +81,7 @@ def bench(b: Run) -> None:
     account_id, _, (job_id,) = asyncio.run(create_account(b.settings, [POSTING], b.admin_email))
     print(f"  account {account_id}, posting {job_id}")
 
-    section("statements of one apply (in-process, before_cursor_execute)")
+    section("statements of one apply (in-process, at psycopg's cursor)")
     requests = [("POST", PATH, HEADERS, apply_body(job_id, f"capture{i}@bench.example")) for i in range(2)]
     (one,) = asyncio.run(capture(b.settings, requests, public_rate_limit=RATE_LIMIT))
     got, want = [normalise(sql) for sql, _ in one.statements], [normalise(sql) for sql in STATEMENTS]
@@ -104,6 +113,8 @@ def bench(b: Run) -> None:
             print(f"  {name:<9} rows: history, documents, audit events {row}")
             same &= row == (1, 2, 1)
     if not same:
+        api_keys, base_keys = paths(bodies["api"]), paths(bodies["baseline"])
+        print(f"  only the API's: {sorted(api_keys - base_keys)}; only the baseline's: {sorted(base_keys - api_keys)}")
         s.problem("the API and the baseline answer in different shapes or write different rows")
     s.add("API and baseline answers", "same shape, same rows" if same else "DIFFER")
 

@@ -11,7 +11,7 @@ ping at every checkout, ``;``, as SQLAlchemy's ``pool_pre_ping`` sends):
     leaves it out, a diagnostic); then one transaction: the posting ``FOR SHARE``, the application
     (its unique index on posting and ``lower(email)`` is the duplicate check: a violation rolls
     back and answers ``422``), its first history entry, the audit event as ``ats.audit.record``
-    writes it (advisory lock, last hash, hash-chained insert), both document rows in one
+    writes it (advisory lock, then one INSERT … SELECT from the chain head), both document rows in one
     ``executemany``, the account's stages (once per process, as the app caches them); commit; one
     ``generate_presigned_post`` per document; the API's JSON:API answer.
 ``GET /api/v1/applications`` (``bench list``)
@@ -27,9 +27,10 @@ ping at every checkout, ``;``, as SQLAlchemy's ``pool_pre_ping`` sends):
     chunks (``bench gdpr`` passes the app's ZIP read size), one worker-thread hop per chunk, as the
     API's export does; no ZIP. The ceiling of one more HTTP hop on these CPUs, whatever the server does.
 
-The SQL is the text SQLAlchemy renders for the app (captured with a ``before_cursor_execute``
-listener); ``bench apply`` and ``bench list`` compare it with the app's statements on every run, so
-a change on either side shows up as a failed check rather than as an unfair ratio.
+The SQL is the text SQLAlchemy renders for the app (captured in-process at psycopg's
+``AsyncCursor.execute``, whatever sends it); ``bench apply``, ``bench list`` and ``bench one`` compare it
+with the app's statements on every run, so a change on either side shows up as a failed check rather
+than as an unfair ratio.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 # The list's response structs are the app's own read model: plain msgspec structs, no framework in them.
+from ats import audit
 from ats.candidate_rules import normalise_phone
+from ats.errors import TransitionNotAllowed
+from ats.pipeline import Status, check_move
 from ats.services.application_views import RELATED_SQL, DocumentRow
 from ats.views import Address, ApplicationView, Candidate, Consent, HistoryEntry, JobRef, NoteView, Ref, document_url
 
@@ -75,6 +79,7 @@ STAGES_SQL = (
 # ==== POST /public/v1/applicants ====
 JSONAPI = b"application/vnd.api+json"
 GENESIS = "0" * 64
+STAGING_GRACE = timedelta(minutes=5)  # ats.services.documents.STAGING_GRACE
 EXTENSIONS = ("pdf", "doc", "docx", "jpg", "jpeg", "png")
 MIME_TYPES = {
     "pdf": "application/pdf",
@@ -144,26 +149,17 @@ HISTORY_SQL = (
     "%(changed_at)s::TIMESTAMP WITH TIME ZONE, %(changed_by_id)s::UUID, %(changed_by_name)s::VARCHAR, "
     "%(note)s::VARCHAR, %(reason)s::VARCHAR)"
 )
-AUDIT_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
-AUDIT_LAST_SQL = (
-    "SELECT audit_events.seq, audit_events.hash \nFROM audit_events \n"
-    "WHERE audit_events.account_id = %(account_id_1)s::UUID ORDER BY audit_events.seq DESC \n"
-    " LIMIT %(param_1)s::INTEGER"
-)
-AUDIT_INSERT_SQL = (
-    "INSERT INTO audit_events (id, account_id, seq, at, actor_type, actor_id, action, object_type, "
-    "object_id, data, prev_hash, hash) VALUES (%(id)s::UUID, %(account_id)s::UUID, %(seq)s::BIGINT, "
-    "%(at)s::TIMESTAMP WITH TIME ZONE, %(actor_type)s::VARCHAR, %(actor_id)s::UUID, %(action)s::VARCHAR, "
-    "%(object_type)s::VARCHAR, %(object_id)s::UUID, %(data)s::JSONB, %(prev_hash)s::VARCHAR, "
-    "%(hash)s::VARCHAR)"
-)
+# The audit append as ats.audit.record runs it: the account's lock, then one INSERT … SELECT from the chain head.
+AUDIT_LOCK_SQL = audit.LOCK_SQL
+AUDIT_APPEND_SQL = audit.APPEND_SQL
 DOCUMENT_SQL = (
     "INSERT INTO documents (id, account_id, application_id, type, name, extension, filename, mime_type, "
-    "size, upload_status, storage_key, upload_token_hash, created_at, uploaded_at) VALUES "
+    "size, upload_status, storage_key, upload_token_hash, created_at, uploaded_at, staged_until) VALUES "
     "(%(id)s::UUID, %(account_id)s::UUID, %(application_id)s::UUID, %(type)s::VARCHAR, %(name)s::VARCHAR, "
     "%(extension)s::VARCHAR, %(filename)s::VARCHAR, %(mime_type)s::VARCHAR, %(size)s::BIGINT, "
     "%(upload_status)s::VARCHAR, %(storage_key)s::VARCHAR, %(upload_token_hash)s::VARCHAR, "
-    "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(uploaded_at)s::TIMESTAMP WITH TIME ZONE)"
+    "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(uploaded_at)s::TIMESTAMP WITH TIME ZONE, "
+    "%(staged_until)s::TIMESTAMP WITH TIME ZONE)"
 )
 # ats.outbox.append: the next position of the account and the event, in one statement (after the audit lock).
 OUTBOX_SQL = (
@@ -180,8 +176,7 @@ STATEMENTS = (
     APPLICATION_SQL,
     HISTORY_SQL,
     AUDIT_LOCK_SQL,
-    AUDIT_LAST_SQL,
-    AUDIT_INSERT_SQL,
+    AUDIT_APPEND_SQL,
     DOCUMENT_SQL,
     AUDIT_LOCK_SQL,
     OUTBOX_SQL,
@@ -268,10 +263,6 @@ def canonical(event: dict[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=_json_default).encode()
 
 
-def chain_hash(prev: str, event: dict[str, Any]) -> str:
-    return hashlib.sha256(prev.encode() + canonical(event)).hexdigest()
-
-
 def safe_filename(name: str, extension: str) -> str:
     text = re.sub(r"[\\/:*?\"<>|\x00-\x1f]", "_", name).strip(" ._-")[:140]
     return f"{text or 'document'}.{extension}"
@@ -340,6 +331,37 @@ PAGE_SELECT = (  # {key}: the sort key, selected too (a cursor takes its value f
 JOB_TITLE, SORT_VALUE = len(APPLICATION_COLUMNS), len(APPLICATION_COLUMNS) + 1  # row positions
 COL = {name: i for i, name in enumerate(APPLICATION_COLUMNS)}
 COUNT_SELECT = "SELECT count(*) AS count_1 \nFROM applications \n"
+
+# ==== GET /api/v1/applications/{id}, PUT /api/v1/applications/{id}/status ====
+ONE_SQL = (
+    "SELECT "
+    + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
+    + ", job_postings.title AS job_title \n"
+    + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
+    + "WHERE applications.id = %(id_1)s::UUID AND applications.account_id = %(account_id_1)s::UUID"
+)
+LOCK_ONE_SQL = (
+    "SELECT "
+    + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
+    + " \nFROM applications \n"
+    + "WHERE applications.id = %(id_1)s::UUID AND applications.account_id = %(account_id_1)s::UUID "
+    + "FOR UPDATE OF applications"
+)
+MOVE_SQL = (
+    "UPDATE applications SET status=%(status)s::VARCHAR, previous_status=%(previous_status)s::VARCHAR, "
+    "status_changed_at=%(status_changed_at)s::TIMESTAMP WITH TIME ZONE, version=%(version)s::INTEGER, "
+    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE applications.id = %(applications_id)s::UUID"
+)
+ONE_PATH = re.compile(r"^/api/v1/applications/([0-9a-fA-F-]{36})(/status)?$")
+
+
+class MoveIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    note: str | None = None
+    reason: str | None = None
+
+
+MOVE = msgspec.json.Decoder(MoveIn)
 SORT_KEYS = {
     "date": "applications.created_at",
     "name": "lower(applications.name)",
@@ -584,10 +606,16 @@ class Baseline:
         if path == "/health/live":
             await respond(send, 200, b'{"status":"ok"}')
         elif path == "/public/v1/applicants" and method == "POST":
-            status, body = await self.apply(scope, await read_body(receive))
-            await respond(send, status, body, JSONAPI)
+            status, body, headers = await self.apply(scope, await read_body(receive))
+            await respond(send, status, body, JSONAPI, headers)
         elif path.rstrip("/") == f"{API_BASE}/applications" and method == "GET":
             await respond(send, *await self.list_applications(scope))
+        elif (one := ONE_PATH.match(path)) and method == ("PUT" if one.group(2) else "GET"):
+            app_id = uuid.UUID(one.group(1))
+            if one.group(2):
+                await respond(send, *await self.move(scope, app_id, await read_body(receive)))
+            else:
+                await respond(send, *await self.get_one(scope, app_id))
         elif path == "/stream" and method == "GET":
             await self.stream(scope, send)
         else:
@@ -619,11 +647,11 @@ class Baseline:
 
     # ---- POST /public/v1/applicants ----
 
-    async def apply(self, scope: dict[str, Any], raw: bytes) -> tuple[int, bytes]:
+    async def apply(self, scope: dict[str, Any], raw: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
             attrs = parse(raw)
         except Invalid as exc:
-            return 422, ENCODER.encode({"errors": [{"status": "422", "detail": str(exc)}]})
+            return 422, ENCODER.encode({"errors": [{"status": "422", "detail": str(exc)}]}), []
         client_ip = scope["client"][0] if scope.get("client") else "0.0.0.0"
         if attrs.documents and self.ping_s3 and time.monotonic() - self.s3_ok_at >= self.s3_max_age:
             await asyncio.get_running_loop().run_in_executor(self.threads, self.head_bucket)
@@ -631,11 +659,11 @@ class Baseline:
         async with self.pool.connection() as conn:
             result = await self.write(conn, attrs, client_ip)
         if result is None:
-            return 422, b'{"errors":[{"status":"422","code":"not_open_or_duplicate"}]}'
+            return 422, b'{"errors":[{"status":"422","code":"not_open_or_duplicate"}]}', []
         app_id, _, created_at, stage_id, docs = result
         included = []
         for doc in docs:
-            upload = self.presign(doc["storage_key"], doc["mime_type"])
+            upload = doc.pop("_upload")
             upload["upload_token"] = doc.pop("_token")
             included.append(
                 {
@@ -664,10 +692,13 @@ class Baseline:
                     "applicant_documents": {"data": [{"id": str(d["id"]), "type": "applicant_document"} for d in docs]}
                 },
                 "meta": {},
+                "links": {"self": f"{API_BASE}/applicants/{app_id}"},
             },
             "included": included,
         }
-        return 201, ENCODER.encode(body)
+        # The API's Location names links.self (it reads it back from the encoded body, as here).
+        encoded = ENCODER.encode(body)
+        return 201, encoded, [(b"location", msgspec.json.decode(encoded)["data"]["links"]["self"].encode())]
 
     def head_bucket(self) -> None:
         """``HeadBucket``; a success is trusted for ``s3_max_age`` s (a failure raises and is not cached)."""
@@ -819,9 +850,13 @@ class Baseline:
                     "_token": token,
                 }
             )
+            # Presigned (no network) before the insert, as the app: the form's expiry sets ``staged_until``.
+            upload = self.presign(f"{account_id}/{app_id}/staging/{doc_id}", docs[-1]["mime_type"])
+            docs[-1]["staged_until"] = upload["expires_at"] + STAGING_GRACE
+            docs[-1]["_upload"] = upload
         if docs:
             async with conn.cursor() as cur:
-                await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k != "_token"} for d in docs])
+                await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k[0] != "_"} for d in docs])
         stages = await self.stages(conn, account_id)
         await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs)
         stage_id = stages["new"][0]
@@ -885,6 +920,10 @@ class Baseline:
             "version": 1,
             "created_at": now,
             "updated_at": now,
+            "utm_source": attrs.utm_source,
+            "utm_medium": attrs.utm_medium,
+            "utm_campaign": attrs.utm_campaign,
+            "referrer_id": None,
         }
         await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
         await conn.execute(
@@ -902,44 +941,14 @@ class Baseline:
         )
 
     async def audit(self, conn: AsyncConnection[Any], account_id: uuid.UUID, app_id: uuid.UUID, job_id: Any) -> None:
-        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
-        last = await (await conn.execute(AUDIT_LAST_SQL, {"account_id_1": account_id, "param_1": 1})).fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        event_id = uuid.uuid4()
-        at = datetime.now(UTC)
-        data = json.loads(canonical({"job_id": str(job_id), "channel": "public"}))
-        body = {
-            "id": str(event_id),
-            "seq": seq,
-            "at": at.isoformat(),
-            "account_id": str(account_id),
-            "actor": {"type": "public", "id": None},
-            "action": "application.created",
-            "object_type": "application",
-            "object_id": str(app_id),
-            "data": data,
-        }
-        await conn.execute(
-            AUDIT_INSERT_SQL,
-            {
-                "id": event_id,
-                "account_id": account_id,
-                "seq": seq,
-                "at": at,
-                "actor_type": "public",
-                "actor_id": None,
-                "action": "application.created",
-                "object_type": "application",
-                "object_id": app_id,
-                "data": Jsonb(data),
-                "prev_hash": prev,
-                "hash": chain_hash(prev, body),
-            },
-        )
+        data = {"job_id": str(job_id), "channel": "public"}
+        await self.append_audit(conn, account_id, ("public", None), "application.created", app_id, data)
 
     # ---- GET /api/v1/applications ----
 
-    async def authenticate(self, conn: AsyncConnection[Any], scope: dict[str, Any]) -> tuple[uuid.UUID, str] | None:
+    async def authenticate(
+        self, conn: AsyncConnection[Any], scope: dict[str, Any]
+    ) -> tuple[uuid.UUID, str, uuid.UUID, str] | None:
         """The token lookup, on the request's connection (its transaction goes on)."""
         header = b""
         for name, value in scope["headers"]:
@@ -958,7 +967,7 @@ class Baseline:
         found = await (await conn.execute(AUTH_SQL, params)).fetchone()
         if found is None:
             return None
-        return found[2], found[3]
+        return found[2], found[3], found[1], found[4]  # account, role, user id, user name
 
     async def list_applications(self, scope: dict[str, Any]) -> tuple[int, bytes]:
         """One checkout: the token lookup, then the list, in one transaction (committed on success)."""
@@ -968,7 +977,7 @@ class Baseline:
             if principal is None:
                 await conn.rollback()
                 return 401, b'{"status":401,"code":"unauthorized"}'
-            account_id, role = principal
+            account_id, role = principal[:2]
             if role not in FULL_SCOPE_ROLES:
                 await conn.rollback()
                 return 403, b'{"status":403,"detail":"the baseline serves account-wide roles only"}'
@@ -1055,6 +1064,128 @@ class Baseline:
             )
         return views
 
+    # ---- GET /api/v1/applications/{id}, PUT /api/v1/applications/{id}/status ----
+
+    async def get_one(self, scope: dict[str, Any], app_id: uuid.UUID) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """One checkout: the token lookup, the application with its posting's title, its related rows; commit."""
+        assert self.pool is not None
+        async with self.pool.connection() as conn:
+            principal = await self.authenticate(conn, scope)
+            if principal is None or principal[1] not in FULL_SCOPE_ROLES:
+                await conn.rollback()
+                return 401, b'{"status":401}', []
+            account_id = principal[0]
+            row = await (await conn.execute(ONE_SQL, {"id_1": app_id, "account_id_1": account_id})).fetchone()
+            if row is None:
+                await conn.rollback()
+                return 404, b'{"status":404}', []
+            (view,) = await self.build_views(conn, account_id, [row])
+        return 200, ENCODER.encode({"data": view}), [(b"etag", f'"{view.version}"'.encode())]
+
+    async def move(
+        self, scope: dict[str, Any], app_id: uuid.UUID, raw: bytes
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """One transaction: token, the row locked, the status machine, update, history, audit, then the view."""
+        try:
+            body = MOVE.decode(raw)
+            target = Status(body.status)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+            return 422, b'{"status":422}', []
+        assert self.pool is not None
+        async with self.pool.connection() as conn:
+            principal = await self.authenticate(conn, scope)
+            if principal is None or principal[1] not in FULL_SCOPE_ROLES:
+                await conn.rollback()
+                return 401, b'{"status":401}', []
+            account_id, _, user_id, user_name = principal
+            params = {"id_1": app_id, "account_id_1": account_id}
+            row = await (await conn.execute(LOCK_ONE_SQL, params)).fetchone()
+            if row is None:
+                await conn.rollback()
+                return 404, b'{"status":404}', []
+            current = Status(row[COL["status"]])
+            previous = Status(row[COL["previous_status"]]) if row[COL["previous_status"]] else None
+            try:
+                outcome = check_move(current, target, previous)
+            except TransitionNotAllowed:
+                await conn.rollback()
+                return 409, b'{"status":409}', []
+            if outcome.changed:
+                now = datetime.now(UTC)
+                update = {
+                    "status": target.value,
+                    "previous_status": outcome.previous_after.value if outcome.previous_after else None,
+                    "status_changed_at": now,
+                    "version": row[COL["version"]] + 1,
+                    "updated_at": now,
+                    "applications_id": app_id,
+                }
+                await conn.execute(MOVE_SQL, update)
+                history = {
+                    "id": uuid.uuid4(),
+                    "account_id": account_id,
+                    "application_id": app_id,
+                    "status": target.value,
+                    "from_status": current.value,
+                    "changed_at": now,
+                    "changed_by_id": user_id,
+                    "changed_by_name": user_name,
+                    "note": body.note,
+                    "reason": body.reason,
+                }
+                await conn.execute(HISTORY_SQL, history)
+                data = {
+                    "from": current.value,
+                    "to": target.value,
+                    "with_note": bool(body.note),
+                    "with_reason": bool(body.reason),
+                }
+                await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
+            one = await (await conn.execute(ONE_SQL, params)).fetchone()
+            (view,) = await self.build_views(conn, account_id, [one])
+        return 200, ENCODER.encode({"data": view}), [(b"etag", f'"{view.version}"'.encode())]
+
+    async def append_audit(
+        self,
+        conn: AsyncConnection[Any],
+        account_id: uuid.UUID,
+        actor: tuple[str, uuid.UUID | None],
+        action: str,
+        object_id: uuid.UUID,
+        data: dict[str, Any],
+    ) -> None:
+        """The audit append as ``ats.audit.record`` runs it: the lock, then one INSERT … SELECT."""
+        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
+        event_id = uuid.uuid4()
+        at = datetime.now(UTC)
+        data = json.loads(canonical(data))
+        body = {
+            "id": str(event_id),
+            "at": at.isoformat(),
+            "account_id": str(account_id),
+            "actor": {"type": actor[0], "id": str(actor[1]) if actor[1] else None},
+            "action": action,
+            "object_type": "application",
+            "object_id": str(object_id),
+            "data": data,
+        }
+        await conn.execute(
+            AUDIT_APPEND_SQL,
+            {
+                "id": event_id,
+                "account_id": account_id,
+                "at": at,
+                "actor_type": actor[0],
+                "actor_id": actor[1],
+                "action": action,
+                "object_type": "application",
+                "object_id": object_id,
+                "data": Jsonb(data),
+                "genesis": GENESIS,
+                "canonical_head": canonical(body).decode()[:-1] + ',"seq":',
+            },
+        )
+
     # ---- GET /stream?prefix=P ----
 
     async def stream(self, scope: dict[str, Any], send: Any) -> None:
@@ -1096,8 +1227,16 @@ async def read_body(receive: Any) -> bytes:
             return b"".join(chunks)
 
 
-async def respond(send: Any, status: int, body: bytes, content_type: bytes = b"application/json") -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+async def respond(
+    send: Any,
+    status: int,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | bytes = b"application/json",
+    more: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """The response; ``extra``: its content type, or headers added to a JSON response; ``more``: headers."""
+    content_type, added = (extra, more or []) if isinstance(extra, bytes) else (b"application/json", extra)
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *added]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -240,6 +240,7 @@ def embedded(keep: bool) -> Iterator[tuple[Settings, EmbeddedServices]]:
     try:
         assert settings.database_url
         logging.getLogger("alembic").setLevel(logging.WARNING)  # an earlier app in this process set it to INFO
+        # The app runs as the embedded app role; migrations run as the schema owner, which grants it.
         assert settings.database_owner_url
         migrate.upgrade_and_grant(settings.database_url, settings.database_owner_url)
         runtime = Runtime.create(settings)
@@ -311,30 +312,41 @@ Request = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers
 async def capture(settings: Settings, requests: list[Request], **overrides: Any) -> list[Captured]:
     """Serve the app in this process (``AsyncTestClient``); every statement of each request.
 
-    The first request warms the process up (stages cached, as in a long-running server).
+    Captured where every statement passes, whatever sends it (SQLAlchemy, or a compiled statement run on the
+    session's psycopg connection): psycopg's ``AsyncCursor.execute``/``executemany``. The pool's pre-ping
+    (``;``) is left out, as the baseline's. The first request warms the process up (stages cached, as in a
+    long-running server).
     """
     from litestar.testing import AsyncTestClient
-    from sqlalchemy import event
+    from psycopg import AsyncCursor
 
     from ats.app import create_app
-    from ats.plugin import app_runtime
 
     app = create_app(dataclasses.replace(settings, log_level="warning", demo_account=False, **overrides))
     out: list[Captured] = []
+    current: list[tuple[str, Any]] = []
+    execute, executemany = AsyncCursor.execute, AsyncCursor.executemany
+
+    async def traced_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        if query != ";":
+            current.append((query if isinstance(query, str) else repr(query), params))
+        return await execute(self, query, params, **kw)
+
+    async def traced_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:
+        params_seq = list(params_seq)
+        current.append((query if isinstance(query, str) else repr(query), params_seq[0] if params_seq else None))
+        return await executemany(self, query, params_seq, **kw)
+
     async with AsyncTestClient(app=app, timeout=120) as client:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # Litestar's default logging set it to INFO
-        engine = app_runtime(app).engine
-        current: list[tuple[str, Any]] = []
-
-        def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            current.append((statement, parameters))
-
-        event.listen(engine.sync_engine, "before_cursor_execute", listen)
-        for method, path, headers, body in requests:
-            current.clear()
-            response = await client.request(method, path, headers=headers, content=body)
-            out.append(Captured(list(current), response.status_code, response.content))
-        event.remove(engine.sync_engine, "before_cursor_execute", listen)
+        AsyncCursor.execute, AsyncCursor.executemany = traced_execute, traced_executemany  # type: ignore[method-assign]
+        try:
+            for method, path, headers, body in requests:
+                current.clear()
+                response = await client.request(method, path, headers=headers, content=body)
+                out.append(Captured(list(current), response.status_code, response.content))
+        finally:
+            AsyncCursor.execute, AsyncCursor.executemany = execute, executemany  # type: ignore[method-assign]
     return out[1:]
 
 
@@ -510,6 +522,12 @@ class Run:
     @property
     def dsn(self) -> str:
         return conninfo(self.settings)
+
+    @property
+    def superuser_dsn(self) -> str:
+        """The cluster's superuser (seeding skips foreign-key triggers and rebuilds indexes; ``ALTER SYSTEM``)."""
+        assert self.services.postgres is not None
+        return "postgresql://" + self.services.postgres.superuser_url.split("://", 1)[1]
 
     @property
     def pgdata(self) -> Path:

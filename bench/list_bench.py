@@ -76,10 +76,10 @@ def bench(b: Run) -> None:
     s, args = b.summary, b.args
     section("seed")
     account_id, admin_id, job_ids = asyncio.run(create_account(b.settings, seed.postings(), b.admin_email))
-    seeded = seed.seed_applications(b.dsn, account_id, admin_id, job_ids, args.rows)
+    seeded = seed.seed_applications(b.superuser_dsn, account_id, admin_id, job_ids, args.rows)
     s.add("seed", f"{seeded.rows:,} applications + related rows in {seeded.total_seconds:.1f} s")
     deep = min(DEEP_PAGE, max(2, args.rows // PER_PAGE // 2))
-    with psycopg.connect(b.dsn, autocommit=True) as conn:
+    with psycopg.connect(b.superuser_dsn, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET log_connections = 'authorization'")  # new sessions per run, from the log
         conn.execute("SELECT pg_reload_conf()")
         median_job = conn.execute(  # a posting of median size: a filter whose count is small
@@ -107,7 +107,7 @@ def bench(b: Run) -> None:
     api, base = b.serve("api"), b.serve("baseline", baseline=True)
     headers = login(api.base, b.admin_email)
 
-    section("statements per request (in-process, before_cursor_execute), the baseline's")
+    section("statements per request (in-process, at psycopg's cursor), the baseline's")
     sizes = [q({**FILTERED, "per_page": str(n)}) for n in (1, 20, 100)]
     requests = [("GET", path, headers, None) for path in [urls["filtered page 1"], *urls.values(), *sizes]]
     *captured, p1, p20, p100 = asyncio.run(capture(b.settings, requests))

@@ -4,7 +4,9 @@
 prints one JSON object: completed 2xx responses per second over the measured window (after the
 warm-up), other statuses, errors, latency percentiles and every completed response (warm-up
 included, for CPU per request). In a ``--body``, each ``EMAILSLOT`` becomes ``{tag}.{worker}.{n}``,
-so every request of a run is new (a new email per apply).
+so every request of a run is new (a new email per apply). ``--body2``: requests alternate between the
+two bodies (a move there and back); ``--worker-slot a,b,…``: ``WORKERSLOT`` in the URL is each worker's own
+value (its own application).
 
 The default client is a minimal HTTP/1.1 client on asyncio streams (uvloop when installed): on a
 2-core machine the generator shares the CPU with the server and PostgreSQL, and this one costs
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 SLOT = b"EMAILSLOT"
+WORKER_SLOT = "WORKERSLOT"
 
 
 @dataclass
@@ -124,11 +127,18 @@ async def _httpx_worker(
 
 async def run(args: argparse.Namespace, headers: dict[str, str]) -> dict[str, object]:
     template = args.body.encode() if args.body is not None else None
+    second = args.body2.encode() if args.body2 is not None else None
+    slots = args.worker_slot.split(",") if args.worker_slot else []
 
     def bodies_for(worker: int) -> Bodies:
         if template is None:
             return lambda _n: None
+        if second is not None:  # alternating: odd requests the first body, even ones the second
+            return lambda n: template if n % 2 else second
         return lambda n: template.replace(SLOT, f"{args.tag}.{worker}.{n}".encode())
+
+    def url_for(worker: int) -> str:
+        return args.url.replace(WORKER_SLOT, slots[worker % len(slots)]) if slots else args.url
 
     start = time.perf_counter()
     tally = Tally(start + args.warmup, start + args.warmup + args.duration)
@@ -140,13 +150,14 @@ async def run(args: argparse.Namespace, headers: dict[str, str]) -> dict[str, ob
         async with httpx.AsyncClient(limits=limits, timeout=30) as http:
             await asyncio.gather(
                 *(
-                    _httpx_worker(http, args.url, args.method, headers, bodies_for(i), stop, tally)
+                    _httpx_worker(http, url_for(i), args.method, headers, bodies_for(i), stop, tally)
                     for i in range(args.concurrency)
                 )
             )
     else:
+        workers = range(args.concurrency)
         await asyncio.gather(
-            *(_raw_worker(args.url, args.method, headers, bodies_for(i), stop, tally) for i in range(args.concurrency))
+            *(_raw_worker(url_for(i), args.method, headers, bodies_for(i), stop, tally) for i in workers)
         )
     lat = sorted(tally.latencies)
 
@@ -177,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="GET")
     parser.add_argument("--body", default=None, help="request body; EMAILSLOT is made unique per request")
     parser.add_argument("--tag", default="load", help="makes every EMAILSLOT of this run unique")
+    parser.add_argument("--body2", default=None, help="a second body: requests alternate between --body and this")
+    parser.add_argument(
+        "--worker-slot", default=None, help="comma-separated values: WORKERSLOT in the URL is worker i's i-th value"
+    )
     parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("-d", "--duration", type=float, default=15.0)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, func, select, text, tuple_
+from sqlalchemy import ColumnElement, DateTime, Integer, Select, String, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import Principal
 from ..errors import FieldError, NotFound, ValidationFailed
 from ..models import Application, Document, JobPosting
 from ..pipeline import parse_status
-from ..roles import Permission
+from ..roles import Permission, Scope
+from ..statements import Compiled
 from ..views import (
     Address,
     ApplicationView,
@@ -81,23 +83,35 @@ _notes = msgspec.json.Decoder(list[NoteView])
 _documents = msgspec.json.Decoder(list[DocumentRow])
 
 
+# Application rows arrive as plain tuples (``applications.*``, then ``job_title``, then ``sort_key`` on a page);
+# a named tuple reads them by attribute at C speed, so the §5 shape is built from rows and ORM objects alike.
+_Row = namedtuple(  # type: ignore[misc]
+    "_Row", [c.name for c in Application.__table__.columns] + ["job_title", "sort_key"], defaults=(None,)
+)
+_RELATED = Compiled(RELATED_SQL)
+
+
 async def build_views(
     session: AsyncSession, account_id: uuid.UUID, rows: list[Any], *, api_base: str
 ) -> list[ApplicationView]:
-    """Turn application rows (with ``job_title``) into the §5 shape with one more statement."""
+    """Turn application rows (``applications.*`` then ``job_title``) into the §5 shape with one more statement."""
     if not rows:
         return []
     stages = await stages_of(session, account_id)
     related = {
-        r.id: (_history.decode(r.history), _notes.decode(r.notes), _documents.decode(r.documents))
-        for r in await session.execute(RELATED_SQL, {"ids": [r.id for r in rows]})
+        app_id: (_history.decode(history), _notes.decode(notes), _documents.decode(documents))
+        for app_id, history, notes, documents in await _RELATED.rows(session, {"ids": [_row(r).id for r in rows]})
     }
     views = []
-    for r in rows:
+    for r in map(_row, rows):
         history, notes, documents = related[r.id]
         docs = [d.view(document_url(api_base, r.id, d.id)) for d in documents]
         views.append(assemble(r, r.job_title, Ref(*stages[r.status]), history, notes, docs))
     return views
+
+
+def _row(r: Any) -> Any:
+    return _Row(*r)
 
 
 def assemble(
@@ -174,8 +188,9 @@ def new_view(
 
 async def event_view(session: AsyncSession, application_id: uuid.UUID, *, api_base: str) -> ApplicationView:
     """The application as an admin reads it now, for its event's payload (the caller already checked access)."""
-    row = (await session.execute(_base_select().where(Application.id == application_id))).one()
-    return (await build_views(session, row.account_id, [row], api_base=api_base))[0]
+    row = await _BY_ID.first(session, {"id_1": application_id})
+    assert row is not None, "the caller holds the application"
+    return (await build_views(session, _row(row).account_id, [row], api_base=api_base))[0]
 
 
 def _base_select() -> Select[Any]:
@@ -184,16 +199,33 @@ def _base_select() -> Select[Any]:
     )
 
 
+#: One application of an account-wide caller, compiled once (a hiring manager's scope is built per request).
+_ONE = Compiled(
+    _base_select().where(Application.id == bindparam("id_1"), Application.account_id == bindparam("account_id_1"))
+)
+
+
+#: One application by id alone: the event payloads' read, after the caller checked access and flushed.
+_BY_ID = Compiled(_base_select().where(Application.id == bindparam("id_1")))
+
+
 async def get_view(
     session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, api_base: str
 ) -> ApplicationView:
     principal.scope(Permission.READ)
-    row = (
-        await session.execute(_base_select().where(Application.id == application_id, application_scope(principal)))
-    ).first()
+    row: Any
+    if _account_wide(principal):
+        row = await _ONE.first(session, {"id_1": application_id, "account_id_1": principal.account_id})
+    else:
+        query = _base_select().where(Application.id == application_id, application_scope(principal))
+        row = (await session.execute(query)).first()
     if row is None:
         raise NotFound("No such application")
     return (await build_views(session, principal.account_id, [row], api_base=api_base))[0]
+
+
+def _account_wide(principal: Principal) -> bool:
+    return principal.scope(Permission.READ) is not Scope.HIRING_TEAM
 
 
 @dataclass
@@ -262,52 +294,146 @@ def _cursor_literal(orderby: str, value: Any) -> Any:
     return value
 
 
+class _Shape(NamedTuple):
+    """What a list statement's text depends on (its values travel as parameters)."""
+
+    job: bool
+    statuses: int
+    search: bool
+    date_from: bool
+    date_to: bool
+    updated_since: bool
+    orderby: str
+    order: str
+    cursor: bool
+
+
+_CURSOR_TYPES: dict[str, Any] = {"date": DateTime(timezone=True), "name": String(), "status": Integer()}
+
+
+def _list_statements(shape: _Shape, scope: ColumnElement[bool] | None = None) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page statement of one shape, with named parameters (names as SQLAlchemy would pick).
+
+    ``scope``: a hiring manager's visibility clause; account-wide callers bind ``account_id_1``.
+    """
+    where: list[ColumnElement[bool]] = [Application.account_id == bindparam("account_id_1") if scope is None else scope]
+    if shape.job:
+        where.append(Application.job_id == bindparam("job_id_1"))
+    if shape.statuses:
+        where.append(
+            Application.status.in_(
+                [bindparam(f"status_1_{i}", type_=Application.status.type) for i in range(1, shape.statuses + 1)]
+            )
+        )
+    if shape.search:
+        # Lower-cased by PostgreSQL, like the indexed expression, so both agree on every script.
+        pattern = func.lower(bindparam("lower_1", type_=String()))
+        name = func.lower(Application.name + bindparam("name_1", " ", type_=String()) + Application.email)
+        where.append(name.like(pattern, escape="\\"))
+    dates = 0
+    for present, op in ((shape.date_from, "__ge__"), (shape.date_to, "__lt__")):
+        if present:
+            dates += 1
+            where.append(getattr(Application.created_at, op)(bindparam(f"created_at_{dates}")))
+    if shape.updated_since:
+        where.append(Application.updated_at >= bindparam("updated_at_1", type_=DateTime(timezone=True)))
+    key = _sort_key(shape.orderby)
+    descending = shape.order == "desc"
+    page = _base_select().add_columns(key.label("sort_key")).where(*where)
+    params = 0
+    if shape.cursor:
+        boundary = tuple_(key, Application.id)
+        value = tuple_(
+            bindparam("param_1", type_=_CURSOR_TYPES[shape.orderby]), bindparam("param_2", type_=Application.id.type)
+        )
+        page = page.where(boundary < value if descending else boundary > value)
+        params = 2
+    order = [key.desc(), Application.id.desc()] if descending else [key.asc(), Application.id.asc()]
+    page = page.order_by(*order).limit(bindparam(f"param_{params + 1}", type_=Integer()))
+    if not shape.cursor:
+        page = page.offset(bindparam(f"param_{params + 2}", type_=Integer()))
+    count = select(func.count()).select_from(Application).where(*where)
+    return count, page
+
+
+_compiled_lists: dict[_Shape, tuple[Compiled, Compiled]] = {}
+
+
+def _compiled_list(shape: _Shape) -> tuple[Compiled, Compiled]:
+    """An account-wide caller's statements of this shape, compiled once per process."""
+    found = _compiled_lists.get(shape)
+    if found is None:
+        count, page = _list_statements(shape)
+        found = _compiled_lists[shape] = (Compiled(count), Compiled(page))
+    return found
+
+
 async def list_applications(
     session: AsyncSession, principal: Principal, filters: ApplicationFilters, *, api_base: str
 ) -> ApplicationPage:
     """One page: keyset when ``cursor`` is given (deep pages stay fast), else page number."""
     principal.scope(Permission.READ)
-    where: list[ColumnElement[bool]] = [application_scope(principal)]
+    shape = _Shape(
+        filters.job_id is not None,
+        len(filters.statuses),
+        bool(filters.search),
+        filters.date_from is not None,
+        filters.date_to is not None,
+        filters.updated_since is not None,
+        filters.orderby,
+        filters.order,
+        bool(filters.cursor),
+    )
+    params: dict[str, Any] = {}
     if filters.job_id is not None:
-        where.append(Application.job_id == filters.job_id)
-    if filters.statuses:
-        where.append(Application.status.in_(filters.statuses))
+        params["job_id_1"] = filters.job_id
+    params.update((f"status_1_{i}", status) for i, status in enumerate(filters.statuses, start=1))
     if filters.search:
-        # Lower-cased by PostgreSQL, like the indexed expression, so both agree on every script.
-        pattern = func.lower("%" + escape_like(filters.search.strip()) + "%")
-        where.append(func.lower(Application.name + " " + Application.email).like(pattern, escape="\\"))
-    if filters.date_from is not None:
-        where.append(Application.created_at >= filters.date_from)
-    if filters.date_to is not None:
-        where.append(Application.created_at < filters.date_to)
+        params["name_1"] = " "
+        params["lower_1"] = "%" + escape_like(filters.search.strip()) + "%"
+    dates = [d for d in (filters.date_from, filters.date_to) if d is not None]
+    params.update((f"created_at_{i}", d) for i, d in enumerate(dates, start=1))
     if filters.updated_since is not None:
-        where.append(Application.updated_at >= filters.updated_since)
-    key = _sort_key(filters.orderby)
-    descending = filters.order == "desc"
+        params["updated_at_1"] = filters.updated_since
     page = filters.page
-    query = _base_select().add_columns(key.label("sort_key")).where(*where)
+    page_params = dict(params)
     if filters.cursor:
         # Deep pages: no OFFSET and no recount, so page 10,000 costs what page 1 does.
         cursor = decode_cursor(filters.cursor)
         if (cursor.orderby, cursor.order) != (filters.orderby, filters.order):
             raise ValidationFailed(errors=[FieldError("cursor", "was issued for another orderby or order")])
-        boundary = tuple_(key, Application.id)
-        value = tuple_(_cursor_literal(cursor.orderby, cursor.value), cursor.id)
-        query = query.where(boundary < value if descending else boundary > value)
+        page_params["param_1"] = _cursor_literal(cursor.orderby, cursor.value)
+        page_params["param_2"] = cursor.id
+        page_params["param_3"] = filters.per_page + 1
         page, total = cursor.page, cursor.total
     else:
-        total = int(await session.scalar(select(func.count()).select_from(Application).where(*where)) or 0)
-        query = query.offset((page - 1) * filters.per_page)
-    order = [key.desc(), Application.id.desc()] if descending else [key.asc(), Application.id.asc()]
-    rows = list(await session.execute(query.order_by(*order).limit(filters.per_page + 1)))
+        page_params["param_1"] = filters.per_page + 1
+        page_params["param_2"] = (page - 1) * filters.per_page
+    rows: list[Any]
+    if _account_wide(principal):
+        params["account_id_1"] = page_params["account_id_1"] = principal.account_id
+        count_sql, page_sql = _compiled_list(shape)
+        if not filters.cursor:
+            total = int((await count_sql.first(session, params) or (0,))[0])
+        rows = await page_sql.rows(session, page_params)
+    else:
+        count_query, page_query = _list_statements(shape, application_scope(principal))
+        if not filters.cursor:
+            total = int(await session.scalar(count_query, params) or 0)
+        rows = list(await session.execute(page_query, page_params))
     more = len(rows) > filters.per_page
     rows = rows[: filters.per_page]
     next_cursor = None
     if more and rows:
-        last = rows[-1]
+        last = _row(rows[-1])
         next_cursor = encode_cursor(
             Cursor(
-                filters.orderby, filters.order, _cursor_value(filters.orderby, last.sort_key), last.id, page + 1, total
+                filters.orderby,
+                filters.order,
+                _cursor_value(filters.orderby, last.sort_key),
+                last.id,
+                page + 1,
+                total,
             )
         )
     views = await build_views(session, principal.account_id, rows, api_base=api_base)

@@ -156,6 +156,8 @@ _REDACT = text(
 async def redact_events(session: AsyncSession, account_id: uuid.UUID, application_id: uuid.UUID) -> None:
     """The application's earlier events keep ids only (§12): the feed and webhooks carry nothing of the person."""
     await session.execute(_REDACT, {"account_id": account_id, "application_id": application_id})
+
+
 async def lock_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> None:
     await session.execute(select(Candidate.id).where(Candidate.id == candidate_id).with_for_update())
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio.to_thread
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
@@ -24,6 +24,7 @@ from ..db import new_id, utcnow
 from ..errors import BadRequest, LoginFailed, RateLimited, RefreshTokenReused, Unauthorized
 from ..models import ApiKey, AuthToken, User
 from ..ratelimit import Limiter
+from ..statements import Compiled
 
 INVALID_LOGIN = "Invalid email or password"
 
@@ -186,36 +187,40 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
         await audit.record(session, principal, "auth.logout", object_type="user", object_id=principal.id)
 
 
+# Every authenticated request runs one of these: compiled once (see ats.statements).
+_API_KEY = Compiled(
+    select(ApiKey.id, ApiKey.account_id, ApiKey.role, ApiKey.name).where(
+        ApiKey.key_hash == bindparam("key_hash_1"),
+        ApiKey.revoked_at.is_(None),
+        ApiKey.expires_at > bindparam("expires_at_1"),
+    )
+)
+_ACCESS_TOKEN = Compiled(
+    select(AuthToken.id, User.id, User.account_id, User.role, User.name)
+    .join(User, User.id == AuthToken.user_id)
+    .where(
+        AuthToken.token_hash == bindparam("token_hash_1"),
+        AuthToken.kind == "access",
+        AuthToken.revoked_at.is_(None),
+        AuthToken.expires_at > bindparam("expires_at_1"),
+        User.active.is_(True),
+    )
+)
+
+
 async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
     """The principal for a bearer secret, or ``None`` when it is unknown, expired or revoked."""
     now = utcnow()
     digest = hash_secret(secret)
     if secret.startswith(API_KEY_PREFIX):
-        key = (
-            await session.execute(
-                select(ApiKey.id, ApiKey.account_id, ApiKey.role, ApiKey.name).where(
-                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None), ApiKey.expires_at > now
-                )
-            )
-        ).first()
+        key = await _API_KEY.first(session, {"key_hash_1": digest, "expires_at_1": now})
         if key is None:
             return None
-        return Principal(type="api_key", id=key.id, account_id=key.account_id, role=key.role, name=key.name)
+        key_id, key_account, key_role, key_name = key
+        return Principal(type="api_key", id=key_id, account_id=key_account, role=key_role, name=key_name)
     if not secret.startswith(ACCESS_PREFIX):
         return None
-    found = (
-        await session.execute(
-            select(AuthToken.id, User.id, User.account_id, User.role, User.name)
-            .join(User, User.id == AuthToken.user_id)
-            .where(
-                AuthToken.token_hash == digest,
-                AuthToken.kind == "access",
-                AuthToken.revoked_at.is_(None),
-                AuthToken.expires_at > now,
-                User.active.is_(True),
-            )
-        )
-    ).first()
+    found = await _ACCESS_TOKEN.first(session, {"token_hash_1": digest, "expires_at_1": now})
     if found is None:
         return None
     token_id, user_id, account_id, role, name = found

@@ -1,0 +1,76 @@
+"""Hot-path statements, compiled once and run on the session's own psycopg connection.
+
+A SQLAlchemy statement is built, cache-keyed and compiled on every ``session.execute``, and its rows go
+through the async adapter (a greenlet switch and a new cursor per statement). On the read paths that the
+bench measures, that costs more than the query itself. A :class:`Compiled` statement is rendered once per
+shape for the psycopg dialect (the same text SQLAlchemy sends, ``%(name)s::TYPE`` placeholders included),
+and runs in the request's transaction on the connection the session already holds, returning plain tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ClauseElement
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Compiled:
+    """One statement's text for the session's dialect, and its default parameters (bound literals)."""
+
+    __slots__ = ("_defaults", "_sql", "statement")
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._sql: str | None = None
+        self._defaults: dict[str, Any] = {}
+
+    def _compile(self, dialect: Dialect) -> str:
+        compiled = self.statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._sql = str(compiled)
+        return self._sql
+
+    def render(self, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+        return self._sql or self._compile(dialect), self._defaults
+
+    async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row, as tuples, in the session's transaction."""
+        conn = await driver_connection(session)
+        sql, defaults = self.render(session.get_bind().dialect)
+        cursor = await conn.execute(sql, {**defaults, **params} if defaults else params)
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+        return rows
+
+    async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = await self.rows(session, params)
+        return rows[0] if rows else None
+
+
+_DRIVER = "ats_driver_connection"
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The psycopg ``AsyncConnection`` under the session, its transaction begun.
+
+    Kept for the session's current transaction only: after a commit or a rollback the session may hold another
+    pooled connection, so a new transaction looks it up again (two greenlet hops, once per transaction).
+    """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
+        return cached[1]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
+
+
+async def run_text(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """A statement already in psycopg's form (``%(name)s``), in the session's transaction."""
+    conn = await driver_connection(session)
+    cursor = await conn.execute(sql, params)
+    rows: list[tuple[Any, ...]] = await cursor.fetchall()
+    return rows
