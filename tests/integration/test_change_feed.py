@@ -83,7 +83,13 @@ async def test_every_change_is_in_the_feed_once_in_order_with_its_state_at_that_
     assert applied.status_code == 201
     applicant_id = applied.json()["data"]["id"]
 
-    events = await read_all(account)
+    everything = await read_all(account)
+    assert [e["position"] for e in everything] == list(range(1, len(everything) + 1))
+    # each new person (§13) is announced just before the application that brought them
+    people = [i for i, e in enumerate(everything) if e["type"].startswith("candidate.")]
+    assert [everything[i]["type"] for i in people] == ["candidate.created", "candidate.created"]
+    assert [everything[i + 1]["type"] for i in people] == ["application.created", "application.created"]
+    events = [e for e in everything if not e["type"].startswith("candidate.")]
     assert [e["type"] for e in events] == [
         "job.created",
         "job.updated",
@@ -100,8 +106,7 @@ async def test_every_change_is_in_the_feed_once_in_order_with_its_state_at_that_
         "document.deleted",
         "application.created",
     ]
-    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
-    assert len({e["id"] for e in events}) == len(events)
+    assert len({e["id"] for e in everything}) == len(everything)
     assert {e["account_id"] for e in events} == {str(account.id)}
     data = [e["data"] for e in events]
     # each payload is the object as the API answered right after that change, not as it is now
@@ -126,9 +131,10 @@ async def test_every_change_is_in_the_feed_once_in_order_with_its_state_at_that_
 
     # types filter the feed; ``after`` continues it
     statuses = await read_all(account, types="application.status_changed")
-    assert [e["position"] for e in statuses] == [5, 6]
-    assert [e["position"] for e in await read_all(account, after=12)] == [13, 14]
-    assert (await read_all(account, after=14)) == []
+    assert [e["position"] for e in statuses] == [events[4]["position"], events[5]["position"]]
+    last = len(everything)
+    assert [e["position"] for e in await read_all(account, after=last - 2)] == [last - 1, last]
+    assert (await read_all(account, after=last)) == []
 
 
 async def test_another_accounts_events_never_appear(
@@ -139,7 +145,11 @@ async def test_another_accounts_events_never_appear(
     await make_application(other_account, theirs["id"])
     events = await read_all(account, limit=100)
     assert [(e["type"], e["data"]["id"]) for e in events] == [("job.created", mine["id"])]
-    assert [e["type"] for e in await read_all(other_account)] == ["job.created", "application.created"]
+    assert [e["type"] for e in await read_all(other_account)] == [
+        "job.created",
+        "candidate.created",
+        "application.created",
+    ]
 
 
 async def test_listeners_are_fed_after_commit_and_a_rollback_leaves_no_event(
@@ -162,7 +172,12 @@ async def test_listeners_are_fed_after_commit_and_a_rollback_leaves_no_event(
         except Boom:
             pass
     events = await read_all(account)
-    assert [e["type"] for e in events] == ["job.created", "application.created", "application.status_changed"]
+    assert [e["type"] for e in events] == [
+        "job.created",
+        "candidate.created",
+        "application.created",
+        "application.status_changed",
+    ]
     assert [name for name, _ in heard] == ["application.status_changed"]
     kwargs = heard[0][1]
     # the ids host code always got, and the envelope the outbox holds
@@ -254,7 +269,10 @@ async def test_erasure_leaves_ids_only_in_the_outbox_and_a_tombstone(
     assert secret not in await outbox_text()
 
     events = await read_all(account, limit=100)
-    mine = [e for e in events if e["type"] != "job.created"]
+    mine = [e for e in events if e["type"].split(".")[0] not in ("job", "candidate")]
+    people = [e for e in events if e["type"].startswith("candidate.")]
+    assert [e["type"] for e in people] == ["candidate.created", "candidate.erased"]  # the person went with it
+    assert all(set(e["data"]) == {"candidate_id"} for e in people)
     assert mine[-1]["type"] == "application.erased"
     assert mine[-1]["data"] == {"application_id": application_id, "job_id": job["id"]}
     for event in mine[:-1]:
