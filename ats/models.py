@@ -486,6 +486,7 @@ class OutboxEvent(Base):
         UniqueConstraint("account_id", "position"),
         Index(None, "occurred_at"),
         Index(None, "account_id", "application_id"),
+        Index(None, "account_id", "candidate_id"),  # a person's events, redacted when they are erased
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -571,6 +572,7 @@ class WebhookDelivery(Base):
         ),
         Index(None, "subscription_id", "created_at"),
         Index(None, "application_id"),
+        Index(None, "ordering_key"),  # a person's deliveries (candidate events), for their export and erasure
         Index(None, "created_at"),
     )
 

@@ -9,9 +9,16 @@
 - ``document.uploaded``, ``.deleted``: the document as the application lists it (§5), plus ``application_id``;
 - ``job.created``, ``.updated``, ``.deleted``: the posting as ``GET /api/v1/jobs/{id}`` returns it (§3;
   deleted: as it was);
-- ``application.erased``: ids only, ``application_id`` and ``job_id``.
+- ``application.erased``: ids only, ``application_id`` and ``job_id``;
+- ``candidate.created``, ``.updated``: the person as ``GET /api/v1/candidates/{id}`` returns it to an admin (§13:
+  every application of theirs);
+- ``candidate.merged``: the survivor as it reads after the merge, plus ``merged_id`` and ``merge_id``;
+- ``candidate.merge_undone``: the survivor as restored, plus ``merged_id``, ``merge_id`` and ``restored`` (the
+  other person, restored);
+- ``candidate.erased``: ids only, ``candidate_id``.
 
-Erasing an application replaces the ``data`` of its earlier events with :data:`REDACTED_SQL` (ids only).
+Erasing an application replaces the ``data`` of its earlier events with :data:`REDACTED_SQL` (ids only); erasing
+a person does the same to the events about them with :data:`REDACTED_CANDIDATE_SQL`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from .views import ApplicationView, DocumentView, Job, NoteView, RatingView
+from .views import ApplicationView, CandidateView, DocumentView, Job, NoteView, RatingView
 
 
 def _json(struct: msgspec.Struct) -> dict[str, Any]:
@@ -50,6 +57,20 @@ def job(view: Job) -> dict[str, Any]:
     return _json(view)
 
 
+def candidate(view: CandidateView) -> dict[str, Any]:
+    return _json(view)
+
+
+def candidate_merged(view: CandidateView, *, merged_id: uuid.UUID, merge_id: uuid.UUID) -> dict[str, Any]:
+    return {**_json(view), "merged_id": str(merged_id), "merge_id": str(merge_id)}
+
+
+def candidate_merge_undone(
+    view: CandidateView, restored: CandidateView, *, merged_id: uuid.UUID, merge_id: uuid.UUID
+) -> dict[str, Any]:
+    return {**_json(view), "merged_id": str(merged_id), "merge_id": str(merge_id), "restored": _json(restored)}
+
+
 def erased(application_id: uuid.UUID, job_id: uuid.UUID) -> dict[str, Any]:
     """The tombstone of an erased application: ids only."""
     return {"application_id": str(application_id), "job_id": str(job_id)}
@@ -61,4 +82,14 @@ REDACTED_SQL = (
     "jsonb_strip_nulls(jsonb_build_object("
     "'id', CASE WHEN jsonb_typeof(data->'id') = 'string' THEN data->'id' END, "
     "'application_id', application_id, 'job_id', job_id, 'redacted', true))"
+)
+
+#: What a person's earlier events keep once the person is erased: the candidate's id, a merge's ids, and
+#: ``redacted: true``.
+REDACTED_CANDIDATE_SQL = (
+    "jsonb_strip_nulls(jsonb_build_object("
+    "'candidate_id', candidate_id, "
+    "'merged_id', CASE WHEN jsonb_typeof(data->'merged_id') = 'string' THEN data->'merged_id' END, "
+    "'merge_id', CASE WHEN jsonb_typeof(data->'merge_id') = 'string' THEN data->'merge_id' END, "
+    "'redacted', true))"
 )

@@ -18,7 +18,7 @@ from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, Vers
 from ..models import Application, Document, JobPosting, Note, StatusChange, User
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
-from ..views import NoteView, Ref
+from ..views import CandidateApplication, JobRef, NoteView, Ref
 from . import application_views, candidates
 from .access import application_scope
 from .stages import stages_of
@@ -91,11 +91,18 @@ async def create_application(
             "consent_ip": consent.ip_address,
         }
     # The person first (one statement: found by lower(email) or inserted); the application links to them.
+    application_id = new_id()
     candidate_id = await candidates.attach(
-        session, job.account_id, candidate, source=source, consent=consent_values, now=now
+        session,
+        job.account_id,
+        candidate,
+        source=source,
+        consent=consent_values,
+        now=now,
+        application=CandidateApplication(application_id, JobRef(job.id, job.title), Status.NEW.value),
     )
     application = Application(
-        id=new_id(),
+        id=application_id,
         account_id=job.account_id,
         job_id=job.id,
         candidate_id=candidate_id,

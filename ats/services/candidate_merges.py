@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit, events
+from .. import audit, events, payloads
 from ..auth import Principal
 from ..candidate_rules import (
     CONSENT_FIELDS,
@@ -30,7 +30,7 @@ from ..models import Application, Candidate, CandidateMerge
 from ..roles import Permission
 from ..views import CandidateView
 from .access import candidate_scope
-from .candidates import UNIQUE_EMAIL, get_row, views_of
+from .candidates import UNIQUE_EMAIL, admin_views, get_row, views_of
 from .erasure import lock_candidate
 
 MERGED_FIELDS = (*SCALAR_FIELDS, *LIST_FIELDS, *CONSENT_FIELDS)
@@ -263,9 +263,11 @@ async def merge(
                 "conflicts": len(conflicts),
             },
         )
+        (as_admin,) = await admin_views(session, [survivor])
         events.queue(
             session,
             "candidate.merged",
+            data=payloads.candidate_merged(as_admin, merged_id=other.id, merge_id=merge_id),
             account_id=survivor.account_id,
             candidate_id=survivor.id,
             merged_id=other.id,
@@ -381,9 +383,11 @@ async def undo(session: AsyncSession, principal: Principal, merge_id: uuid.UUID,
         object_id=survivor.id,
         data={"merge_id": str(record.id), "merged_id": str(other.id), "applications": len(returned)},
     )
+    as_admin = await admin_views(session, [survivor, other])
     events.queue(
         session,
         "candidate.merge_undone",
+        data=payloads.candidate_merge_undone(*as_admin, merged_id=other.id, merge_id=record.id),
         account_id=survivor.account_id,
         candidate_id=survivor.id,
         merged_id=other.id,

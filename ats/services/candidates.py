@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit, events
+from .. import audit, events, payloads
 from ..auth import Principal
 from ..candidate_rules import MAX_LINKS, MAX_TAGS, email_key, normalise_link, normalise_phone, normalise_tag, unite
 from ..db import constraint_name, new_id, utcnow
@@ -71,8 +71,13 @@ async def attach(
     source: str | None,
     consent: dict[str, Any] | None,
     now: datetime,
+    application: CandidateApplication | None = None,
 ) -> uuid.UUID:
-    """The candidate of an application being created: the known person of this email, or a new one."""
+    """The candidate of an application being created: the known person of this email, or a new one.
+
+    A new person's ``candidate.created`` is built from what was inserted (no statement), with ``application``,
+    the one being created, as their applications.
+    """
     email = str(person["email"]).strip()
     phone = normalise_phone(person.get("phone"))
     values: dict[str, Any] = {
@@ -90,7 +95,11 @@ async def attach(
     values["name"] = str(person["name"]).strip()
     row = (await session.execute(attach_statement(values))).one()
     if row.inserted:
-        events.queue(session, "candidate.created", account_id=account_id, candidate_id=row.id)
+        created = Candidate(**values, links=[], tags=[], version=1)
+        view = _view(created, [application] if application is not None else [])
+        events.queue(
+            session, "candidate.created", data=payloads.candidate(view), account_id=account_id, candidate_id=row.id
+        )
     candidate_id: uuid.UUID = row.id
     return candidate_id
 
@@ -128,12 +137,25 @@ def _view(row: Candidate, applications: list[CandidateApplication]) -> Candidate
 
 async def views_of(session: AsyncSession, principal: Principal, rows: list[Candidate]) -> list[CandidateView]:
     """Candidates with the applications the caller may see, in one more statement."""
+    return await _with_applications(session, rows, application_scope(principal))
+
+
+async def admin_views(session: AsyncSession, rows: list[Candidate]) -> list[CandidateView]:
+    """Candidates as an admin reads them (every application of theirs): what their events carry (§12)."""
+    if not rows:
+        return []
+    return await _with_applications(session, rows, Application.account_id == rows[0].account_id)
+
+
+async def _with_applications(
+    session: AsyncSession, rows: list[Candidate], scope: ColumnElement[bool]
+) -> list[CandidateView]:
     if not rows:
         return []
     found = await session.execute(
         select(Application.candidate_id, Application.id, Application.job_id, JobPosting.title, Application.status)
         .join(JobPosting, JobPosting.id == Application.job_id)
-        .where(Application.candidate_id.in_([r.id for r in rows]), application_scope(principal))
+        .where(Application.candidate_id.in_([r.id for r in rows]), scope)
         .order_by(Application.created_at, Application.id)
     )
     by_candidate: dict[uuid.UUID, list[CandidateApplication]] = {}
@@ -322,7 +344,10 @@ async def update(
         object_id=row.id,
         data={"fields": changed},
     )
-    events.queue(session, "candidate.updated", account_id=row.account_id, candidate_id=row.id)
+    view = (await admin_views(session, [row]))[0]
+    events.queue(
+        session, "candidate.updated", data=payloads.candidate(view), account_id=row.account_id, candidate_id=row.id
+    )
     return row
 
 

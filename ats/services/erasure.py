@@ -158,6 +158,43 @@ async def redact_events(session: AsyncSession, account_id: uuid.UUID, applicatio
     await session.execute(_REDACT, {"account_id": account_id, "application_id": application_id})
 
 
+_REDACT_PERSON = text(
+    f"""
+    WITH redacted AS (
+        UPDATE outbox_events e SET data = {payloads.REDACTED_CANDIDATE_SQL}
+        WHERE e.account_id = :account_id AND e.application_id IS NULL AND e.type <> 'candidate.erased'
+          AND e.candidate_id IN (
+              SELECT CAST(:candidate_id AS uuid)
+              UNION ALL SELECT c.id FROM candidates c WHERE c.merged_into_id = :candidate_id
+              UNION ALL SELECT m.survivor_id FROM candidate_merges m
+                        WHERE m.account_id = :account_id AND m.merged_id = :candidate_id
+          )
+          AND (
+              e.candidate_id = :candidate_id
+              OR e.candidate_id IN (SELECT c.id FROM candidates c WHERE c.merged_into_id = :candidate_id)
+              OR (e.type IN ('candidate.merged', 'candidate.merge_undone')
+                  AND e.data->>'merged_id' = CAST(:candidate_id AS text))
+              OR EXISTS (
+                  SELECT 1 FROM candidate_merges m
+                  WHERE m.account_id = :account_id AND m.merged_id = :candidate_id
+                    AND m.survivor_id = e.candidate_id AND e.occurred_at >= m.created_at
+                    AND (m.undone_at IS NULL OR e.occurred_at <= m.undone_at)
+              )
+          )
+        RETURNING e.id, e.candidate_id
+    )
+    DELETE FROM webhook_deliveries d USING redacted r WHERE d.ordering_key = r.candidate_id AND d.event_id = r.id
+    """
+)
+
+
+async def redact_person_events(session: AsyncSession, account_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
+    """The person's earlier events keep ids only (§12), and their webhook bodies and logs go: the person's own
+    events, those of people merged into them, and the survivor's events while this person was merged into it
+    (they carry this person's emails, phones, links)."""
+    await session.execute(_REDACT_PERSON, {"account_id": account_id, "candidate_id": candidate_id})
+
+
 async def lock_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> None:
     await session.execute(select(Candidate.id).where(Candidate.id == candidate_id).with_for_update())
 
@@ -173,6 +210,7 @@ async def forget_candidate_if_alone(session: AsyncSession, candidate_id: uuid.UU
     )
     if deleted is None:
         return False
+    await redact_person_events(session, deleted, candidate_id)
     await forget_merges(session, deleted, candidate_id)
     events.queue(session, "candidate.erased", account_id=deleted, candidate_id=candidate_id)
     return True
@@ -367,6 +405,7 @@ async def erase_person(
             for key, value in receipt.counts.items():
                 totals[key] = totals.get(key, 0) + value
         await session.execute(delete(Candidate).where(Candidate.id == candidate_id))
+        await redact_person_events(session, person.account_id, candidate_id)
         await forget_merges(session, person.account_id, candidate_id)
         event = await audit.record(
             session,
