@@ -11,7 +11,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from . import apply_bench, fault_bench, gdpr_bench, list_bench, one_bench
+from . import apply_bench, candidates_bench, fault_bench, gdpr_bench, list_bench, one_bench
 from .harness import embedded, section
 
 BENCHES: dict[str, tuple[str, ModuleType]] = {
@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[str, ModuleType]] = {
         "PostgreSQL crashed and S3 killed under load: 500s (must be 0), recovery, orphans after a sweep",
         fault_bench,
     ),
+    "candidates": ("GET /api/v1/candidates/{id}/duplicates at 1M candidates: p95, the indexes used", candidates_bench),
 }
 
 

@@ -179,7 +179,9 @@ STATEMENTS = (
     AUDIT_APPEND_SQL,
     DOCUMENT_SQL,
     AUDIT_LOCK_SQL,
-    OUTBOX_SQL,
+    OUTBOX_SQL,  # candidate.created (a new person)
+    AUDIT_LOCK_SQL,
+    OUTBOX_SQL,  # application.created
 )
 
 # ---- the request body ----
@@ -858,10 +860,66 @@ class Baseline:
             async with conn.cursor() as cur:
                 await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k[0] != "_"} for d in docs])
         stages = await self.stages(conn, account_id)
+        if person[1]:  # a new person: candidate.created first, as the app queues it
+            await self.candidate_created(conn, account_id, person[0], app_id, job, attrs, email, phone, client_ip, now)
         await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs)
         stage_id = stages["new"][0]
         await conn.commit()
         return app_id, account_id, now, stage_id, docs
+
+    async def candidate_created(
+        self,
+        conn: AsyncConnection[Any],
+        account_id: uuid.UUID,
+        candidate_id: uuid.UUID,
+        app_id: uuid.UUID,
+        job: Any,
+        attrs: AttributesIn,
+        email: str,
+        phone: str | None,
+        client_ip: str,
+        now: datetime,
+    ) -> None:
+        """``candidate.created`` with the person as the API reads them (§13), built from what was inserted."""
+        data = {
+            "id": str(candidate_id),
+            "name": attrs.name,
+            "salutation": None,
+            "first_name": None,
+            "last_name": None,
+            "email": email,
+            "emails": [email],
+            "phones": [phone] if phone else [],
+            "address": {"street": None, "postal_code": None, "city": None, "country": None},
+            "links": [],
+            "tags": [],
+            "source": attrs.source,
+            "consent": {
+                "privacy_policy": True,
+                "privacy_policy_version": attrs.consent.privacy_policy_version,
+                "talent_pool": attrs.consent.talent_pool,
+                "consented_at": now,
+                "ip_address": client_ip,
+            },
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "applications": [{"id": str(app_id), "job": {"id": str(job[0]), "title": job[2]}, "status": "new"}],
+        }
+        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
+        await conn.execute(
+            OUTBOX_SQL,
+            {
+                "id": uuid.uuid4(),
+                "account_id": account_id,
+                "type": "candidate.created",
+                "occurred_at": datetime.now(UTC),
+                "application_id": None,
+                "job_id": None,
+                "candidate_id": candidate_id,
+                "data": Jsonb(msgspec.to_builtins(data)),
+            },
+        )
 
     async def outbox(
         self,

@@ -118,12 +118,19 @@ class ExportBundle:
 
 @dataclass(frozen=True, slots=True)
 class PersonExport:
-    """A person's whole record (§13): their candidate columns and one bundle per application."""
+    """A person's whole record (§13): their candidate columns, one bundle per application, and where the events
+    about the person themself were sent (each application's deliveries are in its bundle)."""
 
     candidate: dict[str, Any]
     applications: Sequence[ExportBundle]
     generated_at: datetime
     include_internal: bool
+    webhook_deliveries: Sequence[ExportWebhookDelivery] = ()
+
+    def all_deliveries(self) -> list[ExportWebhookDelivery]:
+        """Every delivery concerning the person, the person's own and their applications', oldest first."""
+        every = [*self.webhook_deliveries, *(d for b in self.applications for d in b.webhook_deliveries)]
+        return sorted(every, key=lambda d: as_utc(d.delivered_at))
 
 
 def as_utc(value: datetime) -> datetime:
@@ -189,6 +196,7 @@ def person_to_json_bytes(export: PersonExport) -> bytes:
             "generated_at": as_utc(export.generated_at),
             "candidate": _plain(export.candidate),
             "applications": [to_document(bundle) for bundle in export.applications],
+            "webhook_deliveries": [_plain(sent) for sent in export.webhook_deliveries],
         }
     )
 

@@ -32,6 +32,7 @@ from .model import (
     ExportNote,
     ExportPrivacy,
     ExportRating,
+    ExportWebhookDelivery,
     PersonExport,
     as_utc,
 )
@@ -303,6 +304,15 @@ def _documents(documents: Sequence[ExportDocument]) -> list[Flowable]:
     return _table(rows, (0.25, 0.1, 0.15, 0.15, 0.11, 0.24), header=header, row_titles=titles)
 
 
+def _deliveries(deliveries: Sequence[ExportWebhookDelivery]) -> list[Flowable]:
+    """Where the data was sent by webhooks (§12): the receiving system's address, what happened, when."""
+    if not deliveries:
+        return _none()
+    rows = [[d.url, d.event_type, d.delivered_at] for d in deliveries]
+    titles = [f"Sent {i}" for i in range(1, len(deliveries) + 1)]
+    return _table(rows, (0.5, 0.24, 0.26), header=("Receiving system", "Event", "Delivered at"), row_titles=titles)
+
+
 # Stored columns that say nothing about the person: the service's bookkeeping, not their data.
 INTERNAL_COLUMNS = frozenset(
     {"account_id", "job_id", "status_rank", "rating_total", "rating_count", "version", "created_by", "legal_hold"}
@@ -443,7 +453,9 @@ def _rights(privacy: ExportPrivacy) -> list[Flowable]:
     ]
 
 
-def _about(bundle: ExportBundle, privacy: ExportPrivacy, notes: Sequence[ExportNote]) -> list[Flowable]:
+def _about(
+    bundle: ExportBundle, privacy: ExportPrivacy, notes: Sequence[ExportNote], *, sent: int | None = None
+) -> list[Flowable]:
     job = bundle.job.get("title")
     position = f"the position “{job}”" if isinstance(job, str) and job else "the position you applied for"
     source = bundle.application.get("source")
@@ -468,6 +480,17 @@ def _about(bundle: ExportBundle, privacy: ExportPrivacy, notes: Sequence[ExportN
             f"The people at {privacy.controller_name} who take part in filling the position (recruiters, hiring "
             "managers, interviewers), and the service providers who host this recruiting system for them as "
             "processors, bound by contract to act only on their instructions. Your data is not sold."
+        ),
+        *(
+            [
+                _say(
+                    f"It was also passed on {count} time{'s' if count != 1 else ''} to other systems connected to "
+                    "this one (webhooks): each is listed below under “sent to other systems”, with the receiving "
+                    "address and the time."
+                )
+            ]
+            if (count := len(bundle.webhook_deliveries) if sent is None else sent)
+            else []
         ),
         Paragraph("How long it is kept", HEADING),
         *_retention(bundle, privacy),
@@ -517,6 +540,8 @@ def _data_sections(bundle: ExportBundle, notes: Sequence[ExportNote]) -> list[Fl
         *_notes(notes),
         Paragraph(f"Documents ({len(bundle.documents)})", SUBHEADING),
         *_documents(bundle.documents),
+        Paragraph(f"Sent to other systems ({len(bundle.webhook_deliveries)})", SUBHEADING),
+        *_deliveries(bundle.webhook_deliveries),
     ]
 
 
@@ -613,11 +638,13 @@ def render_person_pdf(export: PersonExport, *, compress: bool = True) -> bytes:
         Spacer(1, 2 * mm),
     ]
     if first is not None:
-        story += _about(first, privacy, first.visible_notes())
+        story += _about(first, privacy, first.visible_notes(), sent=len(export.all_deliveries()))
     story += [
         Paragraph("Your data", HEADING),
         Paragraph("You as a candidate", SUBHEADING),
         *_labelled({label: person[key] for key, label in PERSON_LABELS.items() if key in person}),
+        Paragraph(f"Your details sent to other systems ({len(export.webhook_deliveries)})", SUBHEADING),
+        *_deliveries(export.webhook_deliveries),
     ]
     for n, bundle in enumerate(export.applications, start=1):
         job = bundle.job.get("title")

@@ -29,7 +29,7 @@ from ..pipeline import CLOSED
 from ..roles import Permission
 from .applications import get_application_row
 from .retention import Policy
-from .webhooks import sent_for_application
+from .webhooks import sent_for_application, sent_for_candidate
 
 FORMATS = ("json", "pdf", "zip")
 # Columns an export leaves out on purpose: where the bytes live and the secret that unlocks an
@@ -222,6 +222,10 @@ async def gather_person(
         applications=bundles,
         generated_at=utcnow(),
         include_internal=include_internal,
+        webhook_deliveries=[
+            ExportWebhookDelivery(sent.url, sent.event_type, sent.delivered_at)
+            for sent in await sent_for_candidate(session, person.id)
+        ],
     )
     await audit.record(
         session,

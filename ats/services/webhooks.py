@@ -311,3 +311,21 @@ async def sent_for_application(session: AsyncSession, application_id: uuid.UUID)
         .order_by(WebhookDelivery.delivered_at, WebhookDelivery.id)
     )
     return [Sent(url, event_type, at) for url, event_type, at in rows.all() if at is not None]
+
+
+async def sent_for_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> list[Sent]:
+    """Where the person's own events (``candidate.*``) were sent; their applications' are listed per application.
+
+    Such a delivery has no application and is ordered by the person (``ordering_key``).
+    """
+    rows = await session.execute(
+        select(WebhookSubscription.url, WebhookDelivery.event_type, WebhookDelivery.delivered_at)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.ordering_key == candidate_id,
+            WebhookDelivery.application_id.is_(None),
+            WebhookDelivery.delivered_at.is_not(None),
+        )
+        .order_by(WebhookDelivery.delivered_at, WebhookDelivery.id)
+    )
+    return [Sent(url, event_type, at) for url, event_type, at in rows.all() if at is not None]

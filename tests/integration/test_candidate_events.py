@@ -172,3 +172,44 @@ async def test_erasing_a_person_leaves_nothing_of_them_in_the_outbox_or_webhook_
                 assert set(event["data"]) <= {"candidate_id", "merged_id", "merge_id", "redacted"}
     finally:
         receiver.stop()
+
+
+async def test_a_person_export_lists_every_delivery_concerning_them(
+    client: AsyncTestClient[Litestar], account: Account
+) -> None:
+    receiver = Receiver().start()
+    try:
+        hook = await subscribe(account, receiver.url)
+        job = await make_job(account, title="Logician")
+        applied = await post_apply(client, apply_body(job["id"], email="jan.l@example.com", name="Jan Łukasiewicz"))
+        assert applied.status_code == 201
+        application_id = applied.json()["data"]["id"]
+        person = await candidate_of(client, account, application_id)
+        tagged = await client.put(
+            f"/api/v1/candidates/{person['id']}/tags", json={"tags": ["logic"]}, headers=account.headers
+        )
+        assert tagged.status_code == 200
+        someone_else = await make_application(account, job["id"])  # not theirs: not in their export
+        await settled(account, hook["id"], len(await read_all(account, limit=200)))
+
+        exported = await client.get(f"/api/v1/candidates/{person['id']}/export?format=json", headers=account.headers)
+        assert exported.status_code == 200, exported.text
+        document = exported.json()
+        assert document["schema"] == "https://ats.invalid/schemas/candidate-export-v1.json"
+        own = document["webhook_deliveries"]
+        assert [(d["url"], d["event_type"]) for d in own] == [
+            (receiver.url, "candidate.created"),
+            (receiver.url, "candidate.updated"),
+        ]
+        assert all(d["delivered_at"].endswith("Z") for d in own)
+        (theirs,) = document["applications"]
+        assert theirs["application"]["id"] == application_id
+        assert [(d["url"], d["event_type"]) for d in theirs["webhook_deliveries"]] == [
+            (receiver.url, "application.created")
+        ]
+        assert someone_else["id"] not in exported.text
+
+        pdf = await client.get(f"/api/v1/candidates/{person['id']}/export?format=pdf", headers=account.headers)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    finally:
+        receiver.stop()

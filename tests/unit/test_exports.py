@@ -29,8 +29,12 @@ from ats.exports import (
     ExportNote,
     ExportPrivacy,
     ExportRating,
+    ExportWebhookDelivery,
+    PersonExport,
     json_schema,
+    person_to_json_bytes,
     render_pdf,
+    render_person_pdf,
     stream_zip,
     to_json_bytes,
     unique_names,
@@ -715,3 +719,87 @@ def test_public_names() -> None:
         "to_json_bytes",
     }
     assert msgspec.json.decode(json_schema())["$id"] == SCHEMA_ID
+
+
+# --- a person's export (§13): where their data was sent ---------------------------------------------
+
+
+def person_export() -> PersonExport:
+    candidate = {
+        "id": uid(31),
+        "name": "Jan Łukasiewicz",
+        "salutation": None,
+        "first_name": "Jan",
+        "last_name": "Łukasiewicz",
+        "email": "jan@example.com",
+        "emails": ["jan@example.com", "j.lukasiewicz@example.org"],
+        "phones": ["+48221234567"],
+        "street": None,
+        "postal_code": None,
+        "city": "Lwów",
+        "country": "PL",
+        "links": ["https://linkedin.com/in/jan"],
+        "tags": ["logic"],
+        "source": None,
+        "consent_privacy_policy": True,
+        "consent_privacy_policy_version": "2025-01",
+        "consent_talent_pool": False,
+        "consented_at": T0,
+        "consent_ip": "203.0.113.9",
+        "created_at": T0,
+        "updated_at": T0 + timedelta(days=1),
+    }
+    sent_app = [ExportWebhookDelivery("https://hr.example.com/hooks/ats", "application.created", T0)]
+    sent_person = [
+        ExportWebhookDelivery("https://crm.example.net/in", "candidate.created", T0),
+        ExportWebhookDelivery("https://crm.example.net/in", "candidate.updated", T0 + timedelta(days=1)),
+    ]
+    return PersonExport(
+        candidate=candidate,
+        applications=[bundle(webhook_deliveries=sent_app)],
+        generated_at=T0 + timedelta(days=2),
+        include_internal=False,
+        webhook_deliveries=sent_person,
+    )
+
+
+def test_a_person_export_conforms_to_its_schema_and_lists_where_their_data_went() -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = Path(exports.__file__).parent / "schema"
+    person_schema = json.loads((schemas / "candidate-export-v1.json").read_bytes())
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema))
+        for schema in (person_schema, json.loads(SCHEMA_PATH.read_bytes()))
+    )
+    Draft202012Validator.check_schema(person_schema)
+    document = json.loads(person_to_json_bytes(person_export()))
+    errors = list(Draft202012Validator(person_schema, registry=registry).iter_errors(document))
+    assert not errors, [e.message for e in errors]
+    assert document["schema"] == person_schema["$id"]
+    assert [(d["url"], d["event_type"]) for d in document["webhook_deliveries"]] == [
+        ("https://crm.example.net/in", "candidate.created"),
+        ("https://crm.example.net/in", "candidate.updated"),
+    ]
+    assert document["applications"][0]["webhook_deliveries"][0]["url"] == "https://hr.example.com/hooks/ats"
+    # a schema that would take anything is no check: a stray key fails
+    document["candidate"]["password"] = "x"
+    assert list(Draft202012Validator(person_schema, registry=registry).iter_errors(document))
+
+
+def test_a_person_pdf_lists_where_their_data_went() -> None:
+    text = _exact(pdf_text(render_person_pdf(person_export(), compress=False)))
+    for expected in (
+        "Jan Łukasiewicz",
+        "passed on 3 times to other systems",
+        "Your details sent to other systems (2)",
+        "Sent to other systems (1)",
+        "crm.example.net/in",
+        "candidate.updated",
+        "hr.example.com/hooks/ats",
+        "application.created",
+    ):
+        assert _exact(expected) in text, expected
+    alone = _exact(pdf_text(render_pdf(bundle(webhook_deliveries=[]), compress=False)))
+    assert _exact("Sent to other systems (0)") in alone and _exact("passed on") not in alone
