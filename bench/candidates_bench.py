@@ -34,7 +34,7 @@ INDEXES = {
     "emails": "ix_candidates_emails",
     "phone": "ix_candidates_phones",
     "link": "ix_candidates_links",
-    "name": "ix_candidates_name_trgm",
+    "name": "ix_candidates_city_name_trgm",
 }
 
 LINKS_SQL = """

@@ -82,11 +82,15 @@ async def duplicates(session: AsyncSession, principal: Principal, candidate_id: 
     if person.links:
         branches.append(select(Candidate.id).where(scope, others, Candidate.links.overlap(list(person.links))))
     if city and name:
-        branches.append(
-            select(Candidate.id).where(
-                scope, others, func.lower(Candidate.name).op("%")(name), func.lower(Candidate.city) == city
-            )
+        # Only the best few: a name-only look-alike scores below any shared contact, so no more than
+        # MAX_DUPLICATES of them can be answered (a common name in a large city matches hundreds).
+        similar = (
+            select(Candidate.id)
+            .where(scope, others, func.lower(Candidate.city) == city, func.lower(Candidate.name).op("%")(name))
+            .order_by(func.similarity(func.lower(Candidate.name), name).desc(), Candidate.id)
+            .limit(MAX_DUPLICATES)
         )
+        branches.append(select(similar.subquery().c.id))
     found = union(*branches).subquery()
     similarity = func.similarity(func.lower(Candidate.name), name).label("similarity")
     rows = list(await session.execute(select(Candidate, similarity).where(Candidate.id.in_(select(found.c.id)))))
