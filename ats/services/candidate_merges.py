@@ -188,13 +188,22 @@ async def _live(session: AsyncSession, principal: Principal, candidate_id: uuid.
         raise
 
 
+async def _may_merge(session: AsyncSession, principal: Principal, *candidate_ids: uuid.UUID) -> None:
+    """403 for a role that may not merge, but as everywhere a person the caller cannot see is a 404 first."""
+    if principal.can(Permission.ADD_CANDIDATES):
+        return
+    for candidate_id in candidate_ids:
+        await _live(session, principal, candidate_id)
+    principal.scope(Permission.ADD_CANDIDATES)
+
+
 async def merge(
     session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, other_id: uuid.UUID, *, dry_run: bool
 ) -> MergeResult:
     """Merge ``other_id`` into ``candidate_id``: applications (with their notes, ratings, documents) move, fields
     merge field by field, tags unite, the stricter consent wins; nothing is lost (the other's values stay in the
     merge record for an undo). ``dry_run`` changes nothing."""
-    principal.scope(Permission.ADD_CANDIDATES)
+    await _may_merge(session, principal, candidate_id, other_id)
     if other_id == candidate_id:
         raise ValidationFailed(
             "A candidate cannot be merged with itself",
@@ -321,7 +330,7 @@ async def undo(session: AsyncSession, principal: Principal, merge_id: uuid.UUID,
     """Restore both people as they were: the other's row and fields, the applications that moved (and those
     attached since through the other's emails), the survivor's fields the merge set (a field changed since keeps
     its new value). 409 after ``undo_days``, once undone, or when either person was erased."""
-    principal.scope(Permission.ADD_CANDIDATES)
+    principal.scope(Permission.READ)
     record = await session.scalar(
         select(CandidateMerge)
         .where(CandidateMerge.id == merge_id, CandidateMerge.account_id == principal.account_id)
@@ -329,6 +338,7 @@ async def undo(session: AsyncSession, principal: Principal, merge_id: uuid.UUID,
     )
     if record is None:
         raise NotFound("No such merge")
+    await _may_merge(session, principal, record.survivor_id)
     if record.undone_at is not None:
         raise Conflict("This merge was undone already")
     if record.erased_at is not None or record.snapshot is None:

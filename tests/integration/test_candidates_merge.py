@@ -225,3 +225,46 @@ async def test_no_undo_after_the_window_or_after_an_erasure(
     async with runtime.transaction() as session:
         kept = await session.get(CandidateMerge, uuid.UUID(merge_id))
         assert kept is not None and kept.snapshot is None and kept.erased_at is not None
+
+
+async def test_a_hiring_manager_may_not_merge_and_does_not_learn_of_people_outside_their_postings(
+    client: AsyncTestClient[Litestar], account: Account
+) -> None:
+    """As everywhere in the API: a person the caller cannot see is a 404; one they can see but not merge, 403."""
+    manager_id, manager = await account.user("hiring_manager")
+    theirs = await make_job(account, hiring_team=[manager_id])
+    elsewhere = (await make_job(account))["id"]
+    mine_a = await person(client, account, theirs["id"])
+    mine_b = await person(client, account, theirs["id"])
+    hidden = await person(client, account, elsewhere)
+    merge = f"/api/v1/candidates/{mine_a['id']}/merge"
+    for other in (hidden["id"], str(uuid.uuid4())):
+        for dry_run in (True, False):
+            body = {"other_id": other, "dry_run": dry_run}
+            problem(await client.post(merge, json=body, headers=manager), 404)
+    body = {"other_id": mine_b["id"]}
+    problem(
+        await client.post(f"/api/v1/candidates/{hidden['id']}/merge", json=body, headers=manager),
+        404,
+    )
+    problem(await client.post(merge, json={"other_id": mine_b["id"], "dry_run": True}, headers=manager), 403)
+    problem(await client.post(merge, json=body, headers=manager), 403)
+    # an undo of a merge of people they cannot see is a 404 too; of their own people, a 403
+    merged_hidden = await client.post(
+        f"/api/v1/candidates/{hidden['id']}/merge",
+        json={"other_id": (await person(client, account, elsewhere))["id"]},
+        headers=account.headers,
+    )
+    assert merged_hidden.status_code == 200, merged_hidden.text
+    problem(
+        await client.post(f"/api/v1/candidate-merges/{merged_hidden.json()['data']['merge_id']}/undo", headers=manager),
+        404,
+    )
+    merged_mine = await client.post(merge, json=body, headers=account.headers)
+    assert merged_mine.status_code == 200, merged_mine.text
+    problem(
+        await client.post(f"/api/v1/candidate-merges/{merged_mine.json()['data']['merge_id']}/undo", headers=manager),
+        403,
+    )
+    # nothing changed for their refused attempts
+    assert (await client.get(f"/api/v1/candidates/{hidden['id']}", headers=account.headers)).status_code == 200
