@@ -94,13 +94,30 @@ async def attach(
     }
     values["name"] = str(person["name"]).strip()
     row = (await session.execute(attach_statement(values))).one()
+    candidate_id: uuid.UUID = row.id
     if row.inserted:
         created = Candidate(**values, links=[], tags=[], version=1)
         view = _view(created, [application] if application is not None else [])
         events.queue(
             session, "candidate.created", data=payloads.candidate(view), account_id=account_id, candidate_id=row.id
         )
-    candidate_id: uuid.UUID = row.id
+    else:
+        # A known person: touched (and maybe given a phone, a consent) and given this application. Integrations
+        # learn whose application it is from this event only (the application embeds the person as given).
+        known = await session.scalar(
+            select(Candidate).where(Candidate.id == candidate_id).execution_options(populate_existing=True)
+        )
+        if known is not None:
+            (view,) = await admin_views(session, [known])
+            if application is not None and application.id not in {a.id for a in view.applications}:
+                view.applications.append(application)
+            events.queue(
+                session,
+                "candidate.updated",
+                data=payloads.candidate(view),
+                account_id=account_id,
+                candidate_id=candidate_id,
+            )
     return candidate_id
 
 

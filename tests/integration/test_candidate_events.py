@@ -49,20 +49,24 @@ async def test_candidate_events_carry_the_person_at_that_moment(
         headers=admin,
     )
     assert patched.status_code == 200, patched.text
-    # a known email attaches to the person: no candidate.created for it
-    again = await post_apply(client, apply_body((await make_job(account))["id"], email="JAN@example.com"))
+    # a known email attaches to the person: no new person, the person updated with the application
+    second_job = await make_job(account, title="Logician")
+    again = await post_apply(client, apply_body(second_job["id"], email="JAN@example.com", phone="+48 22 123 45 67"))
     assert again.status_code == 201
+    now = await get(client, account, person["id"])
 
-    created, created_other, updated = await people_events(account)
-    assert [created["type"], created_other["type"], updated["type"]] == ["candidate.created"] * 2 + [
+    created, created_other, updated, attached = await people_events(account)
+    assert [e["type"] for e in (created, created_other, updated, attached)] == ["candidate.created"] * 2 + [
         "candidate.updated"
-    ]
+    ] * 2
     # the state as GET answered right after each change, not as it is now
     assert created["data"] == person and person["applications"][0]["job"]["title"] == "Engineer"
     assert created_other["data"] == other and other["phones"] == ["+442079460958"]
     assert updated["data"] == patched.json()["data"] and updated["data"]["address"]["city"] == "Lwów"
-    now = await get(client, account, person["id"])
-    assert len(now["applications"]) == 2 and len(updated["data"]["applications"]) == 1
+    assert len(updated["data"]["applications"]) == 1
+    assert attached["data"] == now and now["phones"] == ["+48221234567"]
+    assert [a["job"]["title"] for a in now["applications"]] == ["Engineer", "Logician"]
+    assert attached["data"]["applications"][1]["id"] == again.json()["data"]["id"]
 
 
 async def test_merge_and_undo_events_carry_both_people(client: AsyncTestClient[Litestar], account: Account) -> None:
@@ -99,7 +103,9 @@ async def test_a_hiring_managers_change_is_announced_as_an_admin_reads_it(
     tagged = await client.put(f"/api/v1/candidates/{person['id']}/tags", json={"tags": ["cobol"]}, headers=manager)
     assert tagged.status_code == 200, tagged.text
     assert len(tagged.json()["data"]["applications"]) == 1  # the manager sees their posting's application only
-    (updated,) = [e for e in await people_events(account) if e["type"] == "candidate.updated"]
+    # the second application attached to the person (an update), then the manager's tags
+    attached, updated = [e for e in await people_events(account) if e["type"] == "candidate.updated"]
+    assert len(attached["data"]["applications"]) == 2 and attached["data"]["tags"] == []
     assert updated["data"] == await get(client, account, person["id"])
     assert len(updated["data"]["applications"]) == 2
 
