@@ -224,12 +224,12 @@ class Candidate(Base):
         Index("ix_candidates_phones", "phones", postgresql_using="gin"),
         Index("ix_candidates_links", "links", postgresql_using="gin"),
         Index("ix_candidates_emails", "emails", postgresql_using="gin"),
-        # the duplicate lookup's similar name in the same city (btree_gin for the city): one index, the city's rows
+        # the duplicate lookup's similar name in the same city, nearest first (btree_gist for the city)
         Index(
             "ix_candidates_city_name_trgm",
             func.lower(text("city")),
-            text("lower(name) gin_trgm_ops"),
-            postgresql_using="gin",
+            text("lower(name) gist_trgm_ops"),
+            postgresql_using="gist",
         ),
         Index("ix_candidates_search_trgm", text("lower(name || ' ' || email) gin_trgm_ops"), postgresql_using="gin"),
     )
