@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import Principal
 from .db import new_id, utcnow
 from .models import AuditEvent
-from .statements import run_text
+from .statements import account_lock, run_text
 
 GENESIS = "0" * 64
 
@@ -95,7 +95,6 @@ def event_body(row: AuditEvent) -> dict[str, Any]:
 #: The append, one statement under the account's lock: the chain head (or the genesis), then the event whose
 #: ``seq`` and ``hash`` PostgreSQL derives from it. ``hash`` is ``chain_hash`` computed in SQL: the canonical JSON
 #: ends with ``"seq":N}`` (``seq`` sorts last), so Python sends what comes before the number.
-LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
 APPEND_SQL = (
     "INSERT INTO audit_events (id, account_id, seq, at, actor_type, actor_id, action, object_type, object_id, "
     "data, prev_hash, hash) "
@@ -151,7 +150,7 @@ async def record(
     )
     body = event_body(row)
     del body["seq"]
-    await run_text(session, LOCK_SQL, {"key": f"audit:{account}"})
+    await account_lock(session, account)
     ((row.seq, row.prev_hash, row.hash),) = await run_text(
         session,
         APPEND_SQL,

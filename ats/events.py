@@ -90,24 +90,29 @@ async def write_pending(session: AsyncSession) -> None:
     from . import outbox  # here: ats.db imports this module, and ats.outbox imports ats.db
 
     written = session.info.setdefault(_WRITTEN, [])
+    by_account: dict[uuid.UUID, list[Pending]] = {}
     for item in pending:
-        data = item.data if item.data is not None else ids_payload(item.ids)
-        appended = await outbox.append(
-            session,
-            account_id=item.ids["account_id"],
-            type=item.name,
-            data=data,
-            **{column: item.ids.get(column) for column in _ID_COLUMNS},
-        )
-        envelope = outbox.envelope(
-            id=appended.id,
-            type=appended.type,
-            account_id=appended.account_id,
-            position=appended.position,
-            occurred_at=appended.occurred_at,
-            data=data,
-        )
-        written.append((item, envelope))
+        by_account.setdefault(item.ids["account_id"], []).append(item)
+    for account_id, items in by_account.items():  # one statement per account (a transaction has one, mostly)
+        events = [
+            outbox.Event(
+                item.name,
+                item.data if item.data is not None else ids_payload(item.ids),
+                **{column: item.ids.get(column) for column in _ID_COLUMNS},
+            )
+            for item in items
+        ]
+        appended_all = await outbox.append_many(session, account_id, events)
+        for item, event, appended in zip(items, events, appended_all, strict=True):
+            envelope = outbox.envelope(
+                id=appended.id,
+                type=appended.type,
+                account_id=appended.account_id,
+                position=appended.position,
+                occurred_at=appended.occurred_at,
+                data=event.data,
+            )
+            written.append((item, envelope))
 
 
 def discard(session: AsyncSession) -> None:

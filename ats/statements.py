@@ -74,3 +74,24 @@ async def run_text(session: AsyncSession, sql: str, params: Mapping[str, Any]) -
     cursor = await conn.execute(sql, params)
     rows: list[tuple[Any, ...]] = await cursor.fetchall()
     return rows
+
+
+#: The account's writer lock (§11 audit chain, §12 outbox positions), held until the transaction ends.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
+_LOCKS = "ats_held_locks"
+
+
+async def account_lock(session: AsyncSession, account_id: object) -> None:
+    """Take the account's writer lock, once per transaction: the audit chain and the outbox both need it, in
+    that order, and a second ``pg_advisory_xact_lock`` of a held key is only a round trip (no savepoints are
+    used, so a lock taken in this transaction is held until it ends)."""
+    await driver_connection(session)  # the transaction begun, so it can be told apart from the next one
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_LOCKS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKS] = (transaction, set[str]())
+    key = f"audit:{account_id}"
+    if key in held[1]:
+        return
+    await run_text(session, LOCK_SQL, {"key": key})
+    held[1].add(key)

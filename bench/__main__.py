@@ -11,13 +11,14 @@ import argparse
 import sys
 from types import ModuleType
 
-from . import apply_bench, candidates_bench, fault_bench, gdpr_bench, list_bench, one_bench
+from . import apply_bench, candidates_bench, fault_bench, gdpr_bench, list_bench, one_bench, webhook_bench
 from .harness import embedded, section
 
 BENCHES: dict[str, tuple[str, ModuleType]] = {
     "apply": ("POST /public/v1/applicants (2 documents) vs the bare baseline", apply_bench),
     "gdpr": ("GDPR export (1 GiB ZIP, PDF) and erasure, vs boto3 and the bare pass-through", gdpr_bench),
     "one": ("GET /api/v1/applications/{id} and a move (PUT …/status) vs the bare baseline; RSS", one_bench),
+    "webhooks": ("webhook deliveries per second to a local receiver, 1 and 2 delivering processes", webhook_bench),
     "list": ("GET /api/v1/applications on a large account vs the bare baseline", list_bench),
     "faults": (
         "PostgreSQL crashed and S3 killed under load: 500s (must be 0), recovery, orphans after a sweep",

@@ -146,6 +146,20 @@ def bench(b: Run) -> None:
         "  baseline without HeadBucket",
         f"{alone.rps:.0f} applies/s; HeadBucket costs {1 - base_rps / max(alone.rps, 1):.1%}",
     )
+    b.stop(noping)
+
+    section("diagnostic: the outbox's cost, the baseline with and without its statements (aim ≤ 10 %)")
+    check_age = str(S3_CHECK_MAX_AGE)
+    with_outbox = b.serve("baseline-outbox", baseline=True, BENCH_S3_CHECK_MAX_AGE=check_age)
+    no_outbox = b.serve("baseline-no-outbox", baseline=True, BENCH_S3_CHECK_MAX_AGE=check_age, BENCH_OUTBOX="0")
+    outbox_runs = b.rounds({"with": post(with_outbox), "without": post(no_outbox)})
+    with_rps, without_rps = (statistics.median(r.rps for r in outbox_runs[k]) for k in ("with", "without"))
+    s.add(
+        "  outbox statements per apply",
+        f"{without_rps:.0f} → {with_rps:.0f} applies/s: costs {1 - with_rps / max(without_rps, 1):.1%} (aim ≤ 10 %)",
+    )
+    b.stop(with_outbox)
+    b.stop(no_outbox)
 
     section("audit chain (API and baseline events interleaved in one account)")
     verify = httpx.get(api.base + "/api/v1/audit-events/verify", headers=login(api.base, b.admin_email), timeout=300)

@@ -1,6 +1,6 @@
 """Webhook deliveries per second to a local receiver, with 1 and 2 delivering processes (§12).
 
-``python -m bench.webhook_bench [--events N]``: embedded PostgreSQL, one account with one subscription to a
+``python -m bench webhooks [--events N]``: embedded PostgreSQL, one account with one subscription to a
 stdlib HTTP receiver on loopback (answers 200 at once), N outbox events appended up front (each its own
 application, so nothing waits for ordering); then 1, and then 2, separate processes run the delivery engine
 (``ats.delivery.Engine.run_forever``, as API processes do) until the receiver has every event. Prints events per
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import multiprocessing
 import time
@@ -23,6 +24,8 @@ from ats.db import UnitOfWork, create_engine, session_factory
 from ats.services import accounts, webhooks
 from ats.settings import Settings
 from tests.integration.webhook_receiver import Receiver
+
+from .harness import Summary, section
 
 
 def _engine_process(settings: Settings, seconds: float) -> None:
@@ -101,7 +104,6 @@ def measure(settings: Settings, processes: int, events: int) -> dict[str, Any]:
 
 
 def _services(keep: bool) -> Any:
-    import contextlib
     import shutil
     import tempfile
     from pathlib import Path
@@ -127,18 +129,40 @@ def _services(keep: bool) -> Any:
     return run()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.webhook_bench", description=__doc__)
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--keep-data", action="store_true")
-    args = parser.parse_args()
-    with _services(args.keep_data) as base:
+QUICK = {"events": 300}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=2000, help="outbox events to deliver per run (default 2000)")
+
+
+def main(args: argparse.Namespace) -> Summary:
+    """Deliveries per second with 1 and 2 delivering processes, on the shared services or its own."""
+    summary = Summary("webhooks")
+    started = time.perf_counter()
+    section(f"webhook deliveries to a local receiver: {args.events} events, 1 then 2 delivering processes")
+    with contextlib.ExitStack() as stack:
+        shared = getattr(args, "shared", None)
+        base = shared[0] if shared else stack.enter_context(_services(args.keep_data))
         settings = dataclasses.replace(
             base, webhooks_allow_http=True, webhooks_allow_private=True, webhooks_poll_interval=0.05
         )
         for processes in (1, 2):
-            print(measure(settings, processes, args.events), flush=True)
+            found = measure(settings, processes, args.events)
+            print(f"  {found}", flush=True)
+            summary.add(
+                f"{processes} process{'es' if processes > 1 else ''}",
+                f"{found['events_per_second']} events/s, {found['received']}/{found['events']} received, "
+                f"{found['duplicates']} duplicates",
+            )
+            if found["received"] < found["events"] or found["duplicates"]:
+                summary.problem(f"{processes} process(es): {found}")
+    summary.print(started)
+    return summary
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(prog="python -m bench.webhook_bench", description=__doc__)
+    add_arguments(parser)
+    parser.add_argument("--keep-data", action="store_true")
+    main(parser.parse_args())

@@ -283,10 +283,33 @@ async def process_pending(
     account_id: uuid.UUID | None = None,
     batch: int = 50,
 ) -> int | None:
-    """Delete the objects of pending deletions (the ones named, or the due ones, or an account's); None when S3 failed.
+    """Delete the objects of pending deletions (the ones named, or every due one, or an account's); None when S3
+    failed for any.
 
-    Each is claimed in a short transaction (``SKIP LOCKED``, then leased), its objects deleted with no
-    transaction open, and the outcome recorded in another.
+    Due ones are taken ``batch`` at a time until none is left (each outcome moves a row's next attempt into the
+    future or deletes it, so this ends): one sweep finishes every erasure that can be finished now.
+    """
+    total: int | None = 0
+    while True:
+        claimed, removed = await _process_batch(
+            uow, store, upload_url_ttl=upload_url_ttl, pending_ids=pending_ids, account_id=account_id, batch=batch
+        )
+        total = None if total is None or removed is None else total + removed
+        if pending_ids is not None or claimed < batch:
+            return total
+
+
+async def _process_batch(
+    uow: UnitOfWork,
+    store: Documents,
+    *,
+    upload_url_ttl: int,
+    pending_ids: Sequence[uuid.UUID] | None,
+    account_id: uuid.UUID | None,
+    batch: int,
+) -> tuple[int, int | None]:
+    """One batch: each claimed in a short transaction (``SKIP LOCKED``, then leased), its objects deleted with no
+    transaction open, and the outcome recorded in another. Returns how many were claimed and the objects removed.
     """
     async with uow() as session:
         query = select(PendingDeletion).with_for_update(skip_locked=True)
@@ -309,7 +332,7 @@ async def process_pending(
         except StorageUnavailable as exc:
             outcomes[claim.id] = exc
     if not claimed:
-        return total
+        return 0, total
     async with uow() as session:
         rows = await session.scalars(
             select(PendingDeletion).where(PendingDeletion.id.in_(list(outcomes))).with_for_update()
@@ -333,7 +356,7 @@ async def process_pending(
                 row.next_attempt_at = final_pass
             else:
                 await session.delete(row)
-    return total
+    return len(claimed), total
 
 
 async def pending_count(session: AsyncSession, account_id: uuid.UUID | None = None) -> int:
