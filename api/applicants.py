@@ -213,8 +213,12 @@ async def _move(
             errors=[FieldError("/data/attributes/application_stage_id", "is not a stage of this account")],
             extra={"allowed": [str(sid) for sid, _ in stages.values()]},
         )
-    await applications.move(db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request))
-    view = await application_views.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+    moved = await applications.move(
+        db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request)
+    )
+    view = await application_views.get_view(
+        db_session, principal, applicant_id, api_base=runtime.api_base, current=moved
+    )
     ids, _ = await _documents(db_session, [view], False)
     resource = applicant_resource(view, ids[view.id], runtime.api_base)
     return document(

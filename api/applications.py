@@ -183,7 +183,7 @@ class ApplicationController(Controller):
         runtime: Runtime,
     ) -> Response[One[ApplicationView]]:
         """§4: 409 with the allowed targets, 422 for an unknown status, 412 for a stale If-Match."""
-        await applications.move(
+        moved = await applications.move(
             db_session,
             principal,
             application_id,
@@ -192,7 +192,9 @@ class ApplicationController(Controller):
             reason=data.reason,
             expected_version=parse_if_match(request),
         )
-        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(
+            db_session, principal, application_id, api_base=runtime.api_base, current=moved
+        )
         return Response(One(view), headers=etag(view.version))
 
     @patch("/{application_id:uuid}", guards=[account_member])

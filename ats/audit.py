@@ -110,6 +110,28 @@ APPEND_SQL = (
 )
 
 
+_LOCKED = "ats_audit_locked"
+
+
+async def lock_chain(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """The account's lock (its audit chain and its outbox positions), taken once per transaction.
+
+    ``pg_advisory_xact_lock`` holds until the transaction ends, so a second request for it in the same transaction
+    is a round trip that changes nothing: the locks held are noted for the session's current transaction (no
+    savepoints are used, so a lock taken in it is held until its commit or rollback).
+    """
+    transaction = session.sync_session.get_transaction()
+    held: tuple[Any, set[uuid.UUID]] | None = session.info.get(_LOCKED)
+    active = transaction is not None and transaction.is_active
+    if held is not None and held[0] is transaction and active and account_id in held[1]:
+        return
+    await run_text(session, LOCK_SQL, {"key": f"audit:{account_id}"})
+    transaction = session.sync_session.get_transaction()  # begun by the statement if there was none
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, set())
+    held[1].add(account_id)
+
+
 def canonical_head(body: dict[str, Any]) -> str:
     """The canonical JSON of an event's hashed fields up to its ``seq`` value: ``{…,"seq":``."""
     text = canonical({**body, "seq": 0}).decode()
@@ -151,7 +173,7 @@ async def record(
     )
     body = event_body(row)
     del body["seq"]
-    await run_text(session, LOCK_SQL, {"key": f"audit:{account}"})
+    await lock_chain(session, account)
     ((row.seq, row.prev_hash, row.hash),) = await run_text(
         session,
         APPEND_SQL,

@@ -13,25 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+import msgspec
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .audit import lock_chain
 from .db import new_id, utcnow
+from .statements import run_text
 
-_APPEND = text(
-    """
-    WITH p AS (
-        INSERT INTO event_positions (account_id, last) VALUES (:account_id, 1)
-        ON CONFLICT (account_id) DO UPDATE SET last = event_positions.last + 1
-        RETURNING last
-    )
-    INSERT INTO outbox_events (id, account_id, position, type, occurred_at, application_id, job_id, candidate_id, data)
-    SELECT :id, :account_id, p.last, :type, :occurred_at, :application_id, :job_id, :candidate_id, :data
-    FROM p
-    RETURNING position
-    """
-).bindparams(bindparam("data", type_=JSONB))
+_dumps = msgspec.json.Encoder().encode
+
+#: The next position of the account and the event, in one statement (psycopg's form: it runs on the session's
+#: connection, :func:`ats.statements.run_text`).
+APPEND_SQL = (
+    "WITH p AS ( INSERT INTO event_positions (account_id, last) VALUES (%(account_id)s, 1) "
+    "ON CONFLICT (account_id) DO UPDATE SET last = event_positions.last + 1 RETURNING last ) "
+    "INSERT INTO outbox_events (id, account_id, position, type, occurred_at, application_id, job_id, candidate_id, "
+    "data) SELECT %(id)s, %(account_id)s, p.last, %(type)s, %(occurred_at)s, %(application_id)s, %(job_id)s, "
+    "%(candidate_id)s, %(data)s::JSONB FROM p RETURNING position"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,26 +53,26 @@ async def append(
     job_id: uuid.UUID | None = None,
     candidate_id: uuid.UUID | None = None,
 ) -> Appended:
-    """Append one event in the caller's transaction and return its id and position."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{account_id}"}
-    )
+    """Append one event in the caller's transaction and return its id and position.
+
+    Under the account's lock (the audit chain's, taken first in every writer; once per transaction).
+    """
+    await lock_chain(session, account_id)
     event_id, at = new_id(), utcnow()
-    position = (
-        await session.execute(
-            _APPEND,
-            {
-                "id": event_id,
-                "account_id": account_id,
-                "type": type,
-                "occurred_at": at,
-                "application_id": application_id,
-                "job_id": job_id,
-                "candidate_id": candidate_id,
-                "data": data,
-            },
-        )
-    ).scalar_one()
+    ((position,),) = await run_text(
+        session,
+        APPEND_SQL,
+        {
+            "id": event_id,
+            "account_id": account_id,
+            "type": type,
+            "occurred_at": at,
+            "application_id": application_id,
+            "job_id": job_id,
+            "candidate_id": candidate_id,
+            "data": Jsonb(data, dumps=_dumps),
+        },
+    )
     return Appended(event_id, account_id, int(position), type, at)
 
 

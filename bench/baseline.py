@@ -60,7 +60,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 # The list's response structs are the app's own read model: plain msgspec structs, no framework in them.
-from ats import audit
+from ats import audit, outbox
 from ats.candidate_rules import normalise_phone
 from ats.errors import TransitionNotAllowed
 from ats.pipeline import Status, check_move
@@ -161,14 +161,9 @@ DOCUMENT_SQL = (
     "%(created_at)s::TIMESTAMP WITH TIME ZONE, %(uploaded_at)s::TIMESTAMP WITH TIME ZONE, "
     "%(staged_until)s::TIMESTAMP WITH TIME ZONE)"
 )
-# ats.outbox.append: the next position of the account and the event, in one statement (after the audit lock).
-OUTBOX_SQL = (
-    "WITH p AS ( INSERT INTO event_positions (account_id, last) VALUES (%(account_id)s, 1) "
-    "ON CONFLICT (account_id) DO UPDATE SET last = event_positions.last + 1 RETURNING last ) "
-    "INSERT INTO outbox_events (id, account_id, position, type, occurred_at, application_id, job_id, candidate_id, "
-    "data) SELECT %(id)s, %(account_id)s, p.last, %(type)s, %(occurred_at)s, %(application_id)s, %(job_id)s, "
-    "%(candidate_id)s, %(data)s::JSONB FROM p RETURNING position"
-)
+# ats.outbox.append: the next position of the account and the event, in one statement (under the audit lock, which
+# the transaction already holds: ats.audit.lock_chain takes it once per transaction).
+OUTBOX_SQL = outbox.APPEND_SQL
 # One apply with documents, in order, for the statement check (the stages only on a cold cache).
 STATEMENTS = (
     JOB_SQL,
@@ -178,8 +173,8 @@ STATEMENTS = (
     AUDIT_LOCK_SQL,
     AUDIT_APPEND_SQL,
     DOCUMENT_SQL,
-    AUDIT_LOCK_SQL,
-    OUTBOX_SQL,
+    OUTBOX_SQL,  # candidate.created (a new person: every bench apply has a new email)
+    OUTBOX_SQL,  # application.created
 )
 
 # ---- the request body ----
@@ -340,6 +335,7 @@ ONE_SQL = (
     + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
     + "WHERE applications.id = %(id_1)s::UUID AND applications.account_id = %(account_id_1)s::UUID"
 )
+BY_ID_SQL = ONE_SQL.rsplit(" AND ", 1)[0]  # an event's payload: the application by id (access already checked)
 LOCK_ONE_SQL = (
     "SELECT "
     + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
@@ -858,7 +854,7 @@ class Baseline:
             async with conn.cursor() as cur:
                 await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k[0] != "_"} for d in docs])
         stages = await self.stages(conn, account_id)
-        await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs)
+        await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs, person)
         stage_id = stages["new"][0]
         await conn.commit()
         return app_id, account_id, now, stage_id, docs
@@ -874,8 +870,11 @@ class Baseline:
         now: datetime,
         stage: tuple[uuid.UUID, str],
         docs: list[dict[str, Any]],
+        person: Any,
     ) -> None:
-        """``application.created`` with the application as the API reads it (§5), as ``ats.outbox`` appends it."""
+        """``candidate.created`` for a new person (its ids), then ``application.created`` with the application as
+        the API reads it (§5), as ``ats.events`` appends them: in the order queued, under the audit lock the
+        transaction already holds."""
         data = {
             "id": str(app_id),
             "job": {"id": str(job[0]), "title": job[2]},
@@ -925,7 +924,20 @@ class Baseline:
             "utm_campaign": attrs.utm_campaign,
             "referrer_id": None,
         }
-        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
+        if person[1]:  # inserted: a new person
+            await conn.execute(
+                OUTBOX_SQL,
+                {
+                    "id": uuid.uuid4(),
+                    "account_id": account_id,
+                    "type": "candidate.created",
+                    "occurred_at": datetime.now(UTC),
+                    "application_id": None,
+                    "job_id": None,
+                    "candidate_id": person[0],
+                    "data": Jsonb({"candidate_id": str(person[0])}),
+                },
+            )
         await conn.execute(
             OUTBOX_SQL,
             {
@@ -1141,8 +1153,26 @@ class Baseline:
                     "with_reason": bool(body.reason),
                 }
                 await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
-            one = await (await conn.execute(ONE_SQL, params)).fetchone()
-            (view,) = await self.build_views(conn, account_id, [one])
+                # The event's payload: the application as an admin reads it now (by id), which is the answer too;
+                # then its outbox append (the audit lock is held: ats.audit.lock_chain does not take it again).
+                one = await (await conn.execute(BY_ID_SQL, {"id_1": app_id})).fetchone()
+                (view,) = await self.build_views(conn, account_id, [one])
+                await conn.execute(
+                    OUTBOX_SQL,
+                    {
+                        "id": uuid.uuid4(),
+                        "account_id": account_id,
+                        "type": "application.status_changed",
+                        "occurred_at": datetime.now(UTC),
+                        "application_id": app_id,
+                        "job_id": row[COL["job_id"]],
+                        "candidate_id": None,
+                        "data": Jsonb(msgspec.to_builtins(view)),
+                    },
+                )
+            else:
+                one = await (await conn.execute(ONE_SQL, params)).fetchone()
+                (view,) = await self.build_views(conn, account_id, [one])
         return 200, ENCODER.encode({"data": view}), [(b"etag", f'"{view.version}"'.encode())]
 
     async def append_audit(
