@@ -19,7 +19,7 @@ from ats.services.stages import stages_of, status_of_stage
 from ats.views import ApplicationView
 
 from .applications import parse_if_match
-from .deps import account_member, provide_principal, requires
+from .deps import account_member, provide_principal_after_session, requires
 from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document, fieldset, page_links, sparse
 from .paging import check_jsonapi_page, parse_updated_since
 from .schemas import Input
@@ -88,7 +88,7 @@ def _include_flag(include: str | None) -> bool:
 class ApplicantController(Controller):
     path = "/applicants"
     tags = ["applicants (JSON:API)"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {"principal": Provide(provide_principal_after_session)}  # every handler takes db_session
 
     @get("/", guards=[requires(Permission.READ)], media_type=JSONAPI)
     async def list_applicants(
