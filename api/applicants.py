@@ -19,7 +19,7 @@ from ats.services.stages import stages_of, status_of_stage
 from ats.views import ApplicationView
 
 from .applications import parse_if_match
-from .deps import account_member, provide_principal, requires
+from .deps import account_member, provide_principal_after_session, requires
 from .jsonapi import JSONAPI, applicant_document_resource, check_accept, document, fieldset, page_links, sparse
 from .paging import check_jsonapi_page, parse_updated_since
 from .schemas import Input
@@ -88,7 +88,7 @@ def _include_flag(include: str | None) -> bool:
 class ApplicantController(Controller):
     path = "/applicants"
     tags = ["applicants (JSON:API)"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {"principal": Provide(provide_principal_after_session)}  # every handler takes db_session
 
     @get("/", guards=[requires(Permission.READ)], media_type=JSONAPI)
     async def list_applicants(
@@ -213,8 +213,12 @@ async def _move(
             errors=[FieldError("/data/attributes/application_stage_id", "is not a stage of this account")],
             extra={"allowed": [str(sid) for sid, _ in stages.values()]},
         )
-    await applications.move(db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request))
-    view = await application_views.get_view(db_session, principal, applicant_id, api_base=runtime.api_base)
+    moved = await applications.move(
+        db_session, principal, applicant_id, wanted, expected_version=parse_if_match(request)
+    )
+    view = await application_views.get_view(
+        db_session, principal, applicant_id, api_base=runtime.api_base, current=moved
+    )
     ids, _ = await _documents(db_session, [view], False)
     resource = applicant_resource(view, ids[view.id], runtime.api_base)
     return document(

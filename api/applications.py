@@ -20,7 +20,7 @@ from ats.services.applications import note_view
 from ats.views import ApplicationView, NoteView, RatingSummary, RatingView
 from ats.vocabulary import EMAIL_PATTERN
 
-from .deps import account_member, provide_principal, requires
+from .deps import account_member, provide_principal_after_session, requires
 from .paging import check_date_range, check_page, day_end, day_start, page_meta, parse_updated_since
 from .schemas import Input, Many, One, whole
 
@@ -99,7 +99,7 @@ def etag(version: int) -> dict[str, str]:
 class ApplicationController(Controller):
     path = "/applications"
     tags = ["applications"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {"principal": Provide(provide_principal_after_session)}  # every handler takes db_session
 
     @get("/", guards=[requires(Permission.READ)])
     async def list_applications(
@@ -183,7 +183,7 @@ class ApplicationController(Controller):
         runtime: Runtime,
     ) -> Response[One[ApplicationView]]:
         """§4: 409 with the allowed targets, 422 for an unknown status, 412 for a stale If-Match."""
-        await applications.move(
+        moved = await applications.move(
             db_session,
             principal,
             application_id,
@@ -192,7 +192,9 @@ class ApplicationController(Controller):
             reason=data.reason,
             expected_version=parse_if_match(request),
         )
-        view = await application_views.get_view(db_session, principal, application_id, api_base=runtime.api_base)
+        view = await application_views.get_view(
+            db_session, principal, application_id, api_base=runtime.api_base, current=moved
+        )
         return Response(One(view), headers=etag(view.version))
 
     @patch("/{application_id:uuid}", guards=[account_member])

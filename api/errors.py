@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import psycopg
 from ats.storage import ObjectMissing, StorageUnavailable
 from botocore.exceptions import BotoCoreError
 from litestar import Request, Response
@@ -74,7 +75,8 @@ def _where(exc: BaseException) -> str:
 
 
 def _database_down(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+    # The hot paths run statements on the session's psycopg connection (ats.statements): its errors come unwrapped.
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | psycopg.OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
 

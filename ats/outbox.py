@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import new_id, utcnow
 from .statements import account_lock, run_text
+
+_dumps = msgspec.json.Encoder().encode
 
 #: The account's next ``n`` positions and its events, one statement for every event of a transaction (after the
 #: account's lock). The events arrive as parallel arrays; ``ord`` numbers them in the order they happened.
@@ -86,7 +89,7 @@ async def append_many(session: AsyncSession, account_id: uuid.UUID, events: list
             "application_ids": [e.application_id for e in events],
             "job_ids": [e.job_id for e in events],
             "candidate_ids": [e.candidate_id for e in events],
-            "data": [Jsonb(e.data) for e in events],
+            "data": [Jsonb(e.data, dumps=_dumps) for e in events],
         },
     )
     first = int(max(row[0] for row in rows)) - n + 1

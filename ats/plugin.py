@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.config.app import AppConfig
-from litestar.events import listener
+from litestar.events import EventListener, listener
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -50,6 +50,27 @@ log = logging.getLogger("ats")
 
 async def _ignore_event(*_: Any, **__: Any) -> None:
     return None
+
+
+def _emit_heard(app: Litestar, ignoring: EventListener) -> Callable[..., Any] | None:
+    """The app's ``emit`` for the events a host listens to; ``None`` when none does.
+
+    An event only the no-op listener hears would still be queued to Litestar's emitter and run as a task of its own
+    (per event, per request): the listeners are fixed when the app is built, so those are left out here.
+    """
+    heard = frozenset(
+        event
+        for event, listeners in app.event_emitter.listeners.items()
+        if any(other is not ignoring for other in listeners)
+    )
+    if not heard:
+        return None
+
+    def emit(event_id: str, *args: Any, **kwargs: Any) -> None:
+        if event_id in heard:
+            app.emit(event_id, *args, **kwargs)
+
+    return emit
 
 
 #: Backoff between attempts to reach S3 at start-up: doubling from the first to the cap, with jitter.
@@ -140,6 +161,7 @@ class ATSPlugin(InitPlugin):
         self.config = config or ATSConfig()
         self.settings = self.config.resolved_settings()
         self.prefix = "/" + self.config.path_prefix.strip("/") if self.config.path_prefix.strip("/") else ""
+        self._ignoring = listener(*events.EVENTS)(_ignore_event)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         configure_logging(self.settings.log_format, self.settings.log_level)
@@ -149,7 +171,7 @@ class ATSPlugin(InitPlugin):
         app_config.lifespan.append(self._lifespan)
         # Litestar refuses to emit an event nobody listens to: a no-op listener makes every ATS
         # event always emittable, and host listeners add to it.
-        app_config.listeners.append(listener(*events.EVENTS)(_ignore_event))
+        app_config.listeners.append(self._ignoring)
         # The request log and the Prometheus metrics (labelled by route template, never by ids or query strings):
         # one pure ASGI layer, outermost.
         metrics = RequestMetrics(
@@ -194,7 +216,7 @@ class ATSPlugin(InitPlugin):
 
             settings, _ = await anyio.to_thread.run_sync(ensure_services, settings)
         runtime = Runtime.create(settings, engine=self.config.engine)
-        runtime.emit = app.emit
+        runtime.emit = _emit_heard(app, self._ignoring)
         runtime.api_base = f"{self.prefix}/api/v1"
         app.state[STATE_KEY] = runtime
         await _warm_pool(runtime)

@@ -9,12 +9,14 @@ and runs in the request's transaction on the connection the session already hold
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ClauseElement
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, ClauseElement, ColumnElement, Table, bindparam, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 
 class Compiled:
@@ -47,6 +49,64 @@ class Compiled:
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = await self.rows(session, params)
         return rows[0] if rows else None
+
+    async def execute(self, session: AsyncSession, params: Mapping[str, Any]) -> None:
+        """Run it for its effect (no rows to fetch)."""
+        conn = await driver_connection(session)
+        sql, defaults = self.render(session.get_bind().dialect)
+        await conn.execute(sql, {**defaults, **params} if defaults else params)
+
+
+class RowInsert:
+    """The INSERT the unit of work sends for one new ORM row (every column but computed ones), compiled once.
+
+    For rows that are only inserted on a hot path (the apply's): the object is built as usual and stays out of the
+    session (nothing to track), its values go to the same statement text the ORM would have sent.
+    """
+
+    __slots__ = ("_attributes", "_returns", "compiled")
+
+    def __init__(
+        self, model: type[Any], returning: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = ()
+    ) -> None:
+        mapper = inspect(model)
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        columns = [c for c in table.columns if c.computed is None]
+        statement = insert(table).values({c.key: bindparam(c.key) for c in columns})
+        self.compiled = Compiled(statement.returning(*returning) if returning else statement)
+        self._returns = bool(returning)
+        self._attributes = [
+            (c.key, mapper.get_property_by_column(c).key, isinstance(c.type, JSON), c.default) for c in columns
+        ]
+
+    def params(self, row: Any) -> dict[str, Any]:
+        """The row's values as psycopg binds them (JSON columns wrapped, as SQLAlchemy's JSONB type does).
+
+        A column left unset gets its Python-side default, on the object too, as a flush would do.
+        """
+        values: dict[str, Any] = {}
+        for key, attribute, is_json, default in self._attributes:
+            value = getattr(row, attribute)
+            if value is None and default is not None:
+                value = default.arg if default.is_scalar else default.arg(None)
+                setattr(row, attribute, value)
+            values[key] = Jsonb(value) if is_json and value is not None else value
+        return values
+
+    async def one(self, session: AsyncSession, row: Any) -> tuple[Any, ...] | None:
+        """Insert ``row``; its ``RETURNING`` values, if any."""
+        if self._returns:
+            return await self.compiled.first(session, self.params(row))
+        await self.compiled.execute(session, self.params(row))
+        return None
+
+    async def many(self, session: AsyncSession, rows: Sequence[Any]) -> None:
+        """Insert ``rows`` in one ``executemany`` (one pipeline), as a flush of several rows of one table does."""
+        conn = await driver_connection(session)
+        sql, _ = self.compiled.render(session.get_bind().dialect)
+        async with conn.cursor() as cursor:
+            await cursor.executemany(sql, [self.params(row) for row in rows])
 
 
 _DRIVER = "ats_driver_connection"

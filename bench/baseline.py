@@ -175,6 +175,30 @@ STATEMENTS = (
     OUTBOX_SQL,
 )
 
+JSON_DUMPS = msgspec.json.Encoder().encode  # as ats.outbox encodes payloads
+
+
+async def append_events(
+    conn: AsyncConnection[Any], account_id: uuid.UUID, events: list[tuple[str, Any, Any, Any, dict[str, Any]]]
+) -> None:
+    """A transaction's events (type, application, job, candidate, data) in one statement, as
+    ``ats.outbox.append_many`` writes them (the account's lock is held)."""
+    await conn.execute(
+        OUTBOX_SQL,
+        {
+            "account_id": account_id,
+            "n": len(events),
+            "occurred_at": datetime.now(UTC),
+            "ids": [uuid.uuid4() for _ in events],
+            "types": [e[0] for e in events],
+            "application_ids": [e[1] for e in events],
+            "job_ids": [e[2] for e in events],
+            "candidate_ids": [e[3] for e in events],
+            "data": [Jsonb(e[4], dumps=JSON_DUMPS) for e in events],
+        },
+    )
+
+
 # ---- the request body ----
 
 
@@ -333,6 +357,7 @@ ONE_SQL = (
     + "FROM applications JOIN job_postings ON job_postings.id = applications.job_id \n"
     + "WHERE applications.id = %(id_1)s::UUID AND applications.account_id = %(account_id_1)s::UUID"
 )
+BY_ID_SQL = ONE_SQL.rsplit(" AND ", 1)[0]  # an event's payload: the application by id (access already checked)
 LOCK_ONE_SQL = (
     "SELECT "
     + ", ".join(f"applications.{c}" for c in APPLICATION_COLUMNS)
@@ -947,20 +972,7 @@ class Baseline:
             }
             events.append(("candidate.created", None, None, person[0], msgspec.to_builtins(candidate)))
         events.append(("application.created", app_id, job[0], None, msgspec.to_builtins(data)))
-        await conn.execute(
-            OUTBOX_SQL,
-            {
-                "account_id": account_id,
-                "n": len(events),
-                "occurred_at": datetime.now(UTC),
-                "ids": [uuid.uuid4() for _ in events],
-                "types": [e[0] for e in events],
-                "application_ids": [e[1] for e in events],
-                "job_ids": [e[2] for e in events],
-                "candidate_ids": [e[3] for e in events],
-                "data": [Jsonb(e[4]) for e in events],
-            },
-        )
+        await append_events(conn, account_id, events)
 
     async def audit(self, conn: AsyncConnection[Any], account_id: uuid.UUID, app_id: uuid.UUID, job_id: Any) -> None:
         data = {"job_id": str(job_id), "channel": "public"}
@@ -1163,8 +1175,15 @@ class Baseline:
                     "with_reason": bool(body.reason),
                 }
                 await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
-            one = await (await conn.execute(ONE_SQL, params)).fetchone()
-            (view,) = await self.build_views(conn, account_id, [one])
+                # The event's payload: the application as an admin reads it now (by id), which is the answer too;
+                # then its outbox append (the account lock is held: statements.account_lock does not take it again).
+                one = await (await conn.execute(BY_ID_SQL, {"id_1": app_id})).fetchone()
+                (view,) = await self.build_views(conn, account_id, [one])
+                event = ("application.status_changed", app_id, row[COL["job_id"]], None, msgspec.to_builtins(view))
+                await append_events(conn, account_id, [event])
+            else:
+                one = await (await conn.execute(ONE_SQL, params)).fetchone()
+                (view,) = await self.build_views(conn, account_id, [one])
         return 200, ENCODER.encode({"data": view}), [(b"etag", f'"{view.version}"'.encode())]
 
     async def append_audit(

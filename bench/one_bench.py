@@ -71,8 +71,9 @@ def expected(kind: str) -> list[str]:
         baseline.HISTORY_SQL,
         baseline.AUDIT_LOCK_SQL,
         baseline.AUDIT_APPEND_SQL,
-        baseline.ONE_SQL,
+        baseline.BY_ID_SQL,  # the event's payload, which is the answer too
         baseline.RELATED,
+        baseline.OUTBOX_SQL,  # at commit, under the audit lock already held
     ]
 
 

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import ColumnElement, DateTime, Integer, Select, String, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import events
 from ..auth import Principal
 from ..errors import FieldError, NotFound, ValidationFailed
 from ..models import Application, Document, JobPosting
@@ -210,10 +211,28 @@ _BY_ID = Compiled(_base_select().where(Application.id == bindparam("id_1")))
 
 
 async def get_view(
-    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *, api_base: str
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
+    api_base: str,
+    current: ApplicationView | None = None,
 ) -> ApplicationView:
+    """The application as ``principal`` reads it.
+
+    ``current``: the application as an admin read it in this transaction after its last write (the payload of the
+    event that write queued, :func:`event_view`): an account-wide caller reads exactly that (the same statements'
+    answer, no second read).
+    """
     principal.scope(Permission.READ)
     row: Any
+    if (
+        current is not None
+        and current.id == application_id
+        and api_base == events.api_base(session)
+        and _account_wide(principal)
+    ):
+        return current
     if _account_wide(principal):
         row = await _ONE.first(session, {"id_1": application_id, "account_id_1": principal.account_id})
     else:

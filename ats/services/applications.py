@@ -6,19 +6,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit, events, payloads
 from .. import custom_fields as custom_fields_rule
 from ..auth import Principal
-from ..db import constraint_name, new_id, utcnow
+from ..db import new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed, VersionConflict
 from ..models import Application, Document, JobPosting, Note, StatusChange, User
 from ..pipeline import Status, check_move, parse_status
 from ..roles import Permission
-from ..views import CandidateApplication, JobRef, NoteView, Ref
+from ..statements import RowInsert
+from ..views import ApplicationView, CandidateApplication, JobRef, NoteView, Ref
 from . import application_views, candidates
 from .access import application_scope
 from .stages import stages_of
@@ -47,6 +48,10 @@ class ConsentInput:
 
 def actor_name(principal: Principal) -> str | None:
     return principal.name or None
+
+
+_INSERT_APPLICATION = RowInsert(Application, returning=[Application.status_rank])
+_INSERT_HISTORY = RowInsert(StatusChange)
 
 
 async def create_application(
@@ -133,27 +138,32 @@ async def create_application(
         application.consented_at = now
         application.consent_ip = consent.ip_address
     by_someone = principal.type in ("user", "api_key")
-    session.add(application)
-    session.add(
-        StatusChange(
-            id=new_id(),
-            account_id=job.account_id,
-            application_id=application.id,
-            status=Status.NEW.value,
-            from_status=None,
-            changed_at=now,
-            changed_by_id=principal.id if by_someone else None,
-            changed_by_name=actor_name(principal) if by_someone else None,
-        )
+    history = StatusChange(
+        id=new_id(),
+        account_id=job.account_id,
+        application_id=application.id,
+        status=Status.NEW.value,
+        from_status=None,
+        changed_at=now,
+        changed_by_id=principal.id if by_someone else None,
+        changed_by_name=actor_name(principal) if by_someone else None,
+        note=None,
+        reason=None,
     )
-    # One flush for both rows; the unique index (job, lower(email)) is the duplicate check, so two
-    # concurrent applies with one email cannot both pass. A duplicate fails the whole request.
-    try:
+    # Only inserted: the statements a flush of the two rows sends, compiled once, the objects kept out of the
+    # session. The unique index (job, lower(email)) is the duplicate check, so two concurrent applies with one
+    # email cannot both pass. A duplicate fails the whole request.
+    if session.new or session.dirty or session.deleted:
         await session.flush()
-    except IntegrityError as exc:
-        if constraint_name(exc) != "uq_applications_job_id_email":
+    try:
+        returned = await _INSERT_APPLICATION.one(session, application)
+    except UniqueViolation as exc:
+        if exc.diag.constraint_name != "uq_applications_job_id_email":
             raise
         raise _duplicate_error(email_pointer, principal) from None
+    assert returned is not None
+    (application.status_rank,) = returned
+    await _INSERT_HISTORY.one(session, history)
     await audit.record(
         session,
         principal,
@@ -188,8 +198,10 @@ async def announce_created(
     )
 
 
-async def _queue_application_event(session: AsyncSession, name: str, application: Application, **extra: Any) -> None:
-    """Queue an application event with the application as an admin reads it now (after the flush)."""
+async def _queue_application_event(
+    session: AsyncSession, name: str, application: Application, **extra: Any
+) -> ApplicationView:
+    """Queue an application event with the application as an admin reads it now (after the flush); that view."""
     view = await application_views.event_view(session, application.id, api_base=events.api_base(session))
     events.queue(
         session,
@@ -200,6 +212,7 @@ async def _queue_application_event(session: AsyncSession, name: str, application
         job_id=application.job_id,
         **extra,
     )
+    return view
 
 
 def _duplicate_error(pointer: str, principal: Principal) -> Exception:
@@ -304,8 +317,12 @@ async def move(
     reason: str | None = None,
     expected_version: int | None = None,
     status_pointer: str = "/status",
-) -> Application:
-    """Move under the status machine, checked against the status at this moment (row lock)."""
+) -> ApplicationView | None:
+    """Move under the status machine, checked against the status at this moment (row lock).
+
+    The application as an admin reads it after the move (its event's payload; ``None`` when nothing moved): a
+    caller who reads as an admin answers with it (:func:`application_views.get_view`'s ``current``).
+    """
     application = await get_application_row(session, principal, application_id, permission=Permission.WORK, lock=True)
     wanted = parse_status(target, status_pointer)
     check_version(application, expected_version)
@@ -316,7 +333,7 @@ async def move(
     if not outcome.changed:
         if note:  # no move, no history entry; the note is still kept as an internal note
             await insert_note(session, application, principal, note, internal=True)
-        return application
+        return None
     application.status = wanted.value
     application.previous_status = outcome.previous_after.value if outcome.previous_after else None
     application.status_changed_at = now
@@ -352,10 +369,9 @@ async def move(
             "with_reason": bool(reason),
         },
     )
-    await _queue_application_event(
+    return await _queue_application_event(
         session, "application.status_changed", application, from_status=current.value, to_status=wanted.value
     )
-    return application
 
 
 async def set_legal_hold(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from ..db import constraint_name, new_id, utcnow
 from ..errors import AlreadyExists, FieldError, NotFound, ValidationFailed
 from ..models import Application, Candidate, JobPosting
 from ..roles import Permission
+from ..statements import Compiled
 from ..views import Address, CandidateApplication, CandidateView, Consent, JobRef, TagCount
 from ..vocabulary import is_email
 from .access import application_scope, candidate_scope
@@ -63,6 +64,10 @@ def attach_statement(values: dict[str, Any]) -> Any:
     )
 
 
+#: The upsert compiled once per set of columns given (with or without the consent of an apply).
+_ATTACH: dict[tuple[str, ...], Compiled] = {}
+
+
 async def attach(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -93,13 +98,22 @@ async def attach(
         **(consent or {"consent_privacy_policy": False, "consent_talent_pool": False}),
     }
     values["name"] = str(person["name"]).strip()
-    row = (await session.execute(attach_statement(values))).one()
-    candidate_id: uuid.UUID = row.id
-    if row.inserted:
+    shape = tuple(values)
+    compiled = _ATTACH.get(shape)
+    if compiled is None:
+        compiled = _ATTACH[shape] = Compiled(attach_statement({k: bindparam(k) for k in shape}))
+    row = await compiled.first(session, values)
+    assert row is not None, "an upsert returns its row"
+    candidate_id: uuid.UUID = row[0]
+    if row[1]:  # inserted
         created = Candidate(**values, links=[], tags=[], version=1)
         view = _view(created, [application] if application is not None else [])
         events.queue(
-            session, "candidate.created", data=payloads.candidate(view), account_id=account_id, candidate_id=row.id
+            session,
+            "candidate.created",
+            data=payloads.candidate(view),
+            account_id=account_id,
+            candidate_id=candidate_id,
         )
     else:
         # A known person: touched (and maybe given a phone, a consent) and given this application. Integrations

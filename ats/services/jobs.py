@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit, events, payloads
@@ -16,6 +16,7 @@ from ..db import new_id, utcnow
 from ..errors import Conflict, ErrorCollector, NotFound
 from ..models import Application, JobPosting, User
 from ..roles import Permission
+from ..statements import Compiled
 from ..views import Job, questions_out
 from .access import job_scope
 
@@ -213,9 +214,25 @@ async def list_active_jobs(
     return list(rows), total
 
 
+def _active_by_id(lock: bool) -> Compiled:
+    table = JobPosting.__table__
+    query = select(table).where(
+        JobPosting.id == bindparam("id_1"),
+        JobPosting.status == bindparam("status_1"),
+        or_(JobPosting.closes_at.is_(None), JobPosting.closes_at > bindparam("closes_at_1")),
+    )
+    return Compiled(query.with_for_update(read=True) if lock else query)
+
+
+#: An open posting by id (the statement ``active_clause`` gives), compiled once: the public apply's first read.
+_ACTIVE_BY_ID = {lock: _active_by_id(lock) for lock in (False, True)}
+_JOB_ATTRIBUTES = [JobPosting.__mapper__.get_property_by_column(c).key for c in JobPosting.__table__.columns]
+
+
 async def get_active_job(session: AsyncSession, job_id: uuid.UUID, *, lock: bool = False) -> JobPosting | None:
-    query = select(JobPosting).where(JobPosting.id == job_id, active_clause())
-    if lock:
-        query = query.with_for_update(read=True)
-    job: JobPosting | None = await session.scalar(query)
-    return job
+    """An open posting (``lock``: shared, so that it cannot close or go while an application is added).
+
+    The row comes back as a posting object outside the session: nothing reads it lazily or writes it.
+    """
+    row = await _ACTIVE_BY_ID[lock].first(session, {"id_1": job_id, "status_1": "published", "closes_at_1": utcnow()})
+    return JobPosting(**dict(zip(_JOB_ATTRIBUTES, row, strict=True))) if row is not None else None

@@ -14,8 +14,11 @@ from ..auth import Principal
 from ..errors import ErrorCollector, FieldError
 from ..models import Document, JobPosting
 from ..runtime import Runtime
+from ..statements import RowInsert
 from . import applications, documents, jobs
 from .stages import stages_of
+
+_INSERT_DOCUMENT = RowInsert(Document)
 
 BASE = "/data/attributes"  # the JSON:API pointer of the attributes: the posting's own problems point there too
 
@@ -134,9 +137,9 @@ async def apply(session: AsyncSession, runtime: Runtime, parsed: ApplyInput, *, 
             application, name=item.name, extension=item.extension, doc_type=item.type
         )
         upload, token = documents.presign(runtime, document)
-        session.add(document)
         uploads.append(documents.NewUpload(document, upload, token, runtime.settings.max_upload_bytes))
-    await session.flush()
+    if uploads:  # only inserted: the flush's statement, compiled once (the rows stay out of the session)
+        await _INSERT_DOCUMENT.many(session, [u.document for u in uploads])
     await applications.announce_created(session, principal, application, job, [u.document for u in uploads])
     stage_id = (await stages_of(session, job.account_id))["new"][0]
     return ApplyResult(application.id, stage_id, application.created_at, application.email, application.name, uploads)
