@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import dataclasses
 import http.client
 import json
@@ -325,16 +326,20 @@ async def capture(settings: Settings, requests: list[Request], **overrides: Any)
     app = create_app(dataclasses.replace(settings, log_level="warning", demo_account=False, **overrides))
     out: list[Captured] = []
     current: list[tuple[str, Any]] = []
+    # Only the request's own statements: the app's background work (the webhook engine polls every second,
+    # sweeps, seals) runs in tasks started before any request, whose context never sees this set.
+    in_request: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
     execute, executemany = AsyncCursor.execute, AsyncCursor.executemany
 
     async def traced_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        if query != ";":
+        if query != ";" and in_request.get():
             current.append((query if isinstance(query, str) else repr(query), params))
         return await execute(self, query, params, **kw)
 
     async def traced_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:
         params_seq = list(params_seq)
-        current.append((query if isinstance(query, str) else repr(query), params_seq[0] if params_seq else None))
+        if in_request.get():
+            current.append((query if isinstance(query, str) else repr(query), params_seq[0] if params_seq else None))
         return await executemany(self, query, params_seq, **kw)
 
     async with AsyncTestClient(app=app, timeout=120) as client:
@@ -343,7 +348,11 @@ async def capture(settings: Settings, requests: list[Request], **overrides: Any)
         try:
             for method, path, headers, body in requests:
                 current.clear()
-                response = await client.request(method, path, headers=headers, content=body)
+                token = in_request.set(True)
+                try:
+                    response = await client.request(method, path, headers=headers, content=body)
+                finally:
+                    in_request.reset(token)
                 out.append(Captured(list(current), response.status_code, response.content))
         finally:
             AsyncCursor.execute, AsyncCursor.executemany = execute, executemany  # type: ignore[method-assign]
