@@ -11,7 +11,16 @@ import argparse
 import sys
 from types import ModuleType
 
-from . import apply_bench, candidates_bench, fault_bench, gdpr_bench, list_bench, one_bench, webhook_bench
+from . import (
+    apply_bench,
+    candidates_bench,
+    fault_bench,
+    gdpr_bench,
+    list_bench,
+    one_bench,
+    scaling_bench,
+    webhook_bench,
+)
 from .harness import embedded, section
 
 BENCHES: dict[str, tuple[str, ModuleType]] = {
@@ -20,6 +29,7 @@ BENCHES: dict[str, tuple[str, ModuleType]] = {
     "one": ("GET /api/v1/applications/{id} and a move (PUT …/status) vs the bare baseline; RSS", one_bench),
     "webhooks": ("webhook deliveries per second to a local receiver, 1 and 2 delivering processes", webhook_bench),
     "list": ("GET /api/v1/applications on a large account vs the bare baseline", list_bench),
+    "scaling": ("the applications list at 20k, 200k and 1M rows: page 1, a deep cursor page, a search", scaling_bench),
     "faults": (
         "PostgreSQL crashed and S3 killed under load: 500s (must be 0), recovery, orphans after a sweep",
         fault_bench,

@@ -68,7 +68,7 @@ def paths(value: object, at: str = "") -> set[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_load_options(parser, rounds=2)
+    add_load_options(parser, rounds=3)
 
 
 def main(args: argparse.Namespace) -> Summary:

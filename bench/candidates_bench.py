@@ -24,7 +24,7 @@ import httpx
 import psycopg
 
 from . import seed
-from .harness import Run, Summary, capture, create_account, exec_time, explain, indent, login, run, section
+from .harness import Run, Summary, capture, create_account, exec_time, explain, indent, login, percentile, run, section
 
 AIM_P95_MS = 50.0
 QUICK = {"rows": 10_000, "samples": 40}
@@ -109,11 +109,6 @@ def seed_look_alikes(dsn: str, account_id: uuid.UUID) -> dict[str, float]:
     for name, seconds in timings.items():
         print(f"  seed: {name:<28} {seconds:7.1f} s", flush=True)
     return timings
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def indexes_in(plan: str) -> set[str]:

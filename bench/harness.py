@@ -382,6 +382,12 @@ def explain(dsn: str, statement: str, params: Any) -> str:
     return "\n".join(r[0] for r in rows)
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
 def exec_time(plan: str) -> str:
     m = re.search(r"Execution Time: ([\d.]+) ms", plan)
     return f"{float(m.group(1)):.2f} ms" if m else "?"

@@ -53,7 +53,7 @@ def q(params: dict[str, str]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="applications to seed (default 1,000,000)")
-    add_load_options(parser, rounds=1)
+    add_load_options(parser, rounds=3)
     parser.add_argument("--samples", type=int, default=30, help="requests per latency median (default 30)")
     parser.add_argument("--verbose", action="store_true", help="print every query plan")
 

@@ -306,15 +306,75 @@ def seed_applications(
     log: bool = True,
 ) -> SeedResult:
     """Fill ``applications`` (every NOT NULL column), ``status_history``, some notes and documents."""
-    result = SeedResult(account_id, admin_id, job_ids, rows)
-    rare_rows, rare_first, rare_last = _rare_rows(rows)
-    params = {
-        "account_id": account_id,
-        "admin_id": admin_id,
+    (result,) = seed_accounts(dsn, [(account_id, admin_id, job_ids, rows)], log=log)
+    return result
+
+
+def seed_accounts(
+    dsn: str, accounts: list[tuple[uuid.UUID, uuid.UUID, list[uuid.UUID], int]], *, log: bool = True
+) -> list[SeedResult]:
+    """:func:`seed_applications` for several accounts (account, admin, postings, rows): the secondary indexes
+    dropped once and rebuilt once for all of them."""
+    results = [SeedResult(account_id, admin_id, job_ids, rows) for account_id, admin_id, job_ids, rows in accounts]
+    timings = results[0].timings
+
+    def step(name: str, started: float) -> None:
+        timings[name] = time.perf_counter() - started
+        if log:
+            print(f"  seed: {name:<28} {timings[name]:7.1f} s", flush=True)
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        conn.execute("SET work_mem = '64MB'")
+        # Every row is consistent by construction: skip the per-row foreign-key triggers of the load.
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("SELECT setseed(0.42)")
+        dropped: list[tuple[str, str]] = []
+        started = time.perf_counter()
+        for table in ("applications", "status_history", "candidates"):
+            for name, definition in conn.execute(SECONDARY_INDEXES_SQL, (table,)).fetchall():
+                conn.execute(f'DROP INDEX "{name}"')
+                dropped.append((name, definition))
+        step("drop secondary indexes", started)
+
+        for result in results:
+            params = _params(result)
+            for name, sql in (
+                ("applications", APPLICATIONS_SQL),
+                ("candidates", CANDIDATES_SQL),
+                ("status_history", HISTORY_SQL),
+                ("notes", NOTES_SQL),
+                ("documents", DOCUMENTS_SQL),
+            ):
+                started = time.perf_counter()
+                with conn.transaction():
+                    cursor = conn.execute(sql, params)
+                result.counts[name] = cursor.rowcount
+                step(f"insert {name} ({cursor.rowcount:,})", started)
+
+        started = time.perf_counter()
+        for _name, definition in dropped:
+            conn.execute(definition)
+        step(f"rebuild {len(dropped)} indexes", started)
+        conn.execute("SET session_replication_role = origin")
+
+        started = time.perf_counter()
+        for table in ("applications", "candidates", "status_history", "notes", "documents", "job_postings", "stages"):
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+        step("vacuum analyze", started)
+    return results
+
+
+def _params(result: SeedResult) -> dict[str, Any]:
+    rare_rows, rare_first, rare_last = _rare_rows(result.rows)
+    return {
+        "account_id": result.account_id,
+        "admin_id": result.admin_id,
         "admin_name": ADMIN_NAME,
-        "rows": rows,
-        "jobs": job_ids,
-        "n_jobs": len(job_ids),
+        "rows": result.rows,
+        "jobs": result.job_ids,
+        "n_jobs": len(result.job_ids),
         "first": list(FIRST_NAMES),
         "n_first": len(FIRST_NAMES),
         "last": list(LAST_NAMES),
@@ -334,51 +394,6 @@ def seed_applications(
         "n_sources": len(SOURCES),
         "cover_letter": COVER_LETTER,
     }
-
-    def step(name: str, started: float) -> None:
-        result.timings[name] = time.perf_counter() - started
-        if log:
-            print(f"  seed: {name:<28} {result.timings[name]:7.1f} s", flush=True)
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute("SET max_parallel_maintenance_workers = 2")
-        conn.execute("SET work_mem = '64MB'")
-        # Every row is consistent by construction: skip the per-row foreign-key triggers of the load.
-        conn.execute("SET session_replication_role = replica")
-        conn.execute("SELECT setseed(0.42)")
-        dropped: list[tuple[str, str]] = []
-        started = time.perf_counter()
-        for table in ("applications", "status_history", "candidates"):
-            for name, definition in conn.execute(SECONDARY_INDEXES_SQL, (table,)).fetchall():
-                conn.execute(f'DROP INDEX "{name}"')
-                dropped.append((name, definition))
-        step("drop secondary indexes", started)
-
-        for name, sql in (
-            ("applications", APPLICATIONS_SQL),
-            ("candidates", CANDIDATES_SQL),
-            ("status_history", HISTORY_SQL),
-            ("notes", NOTES_SQL),
-            ("documents", DOCUMENTS_SQL),
-        ):
-            started = time.perf_counter()
-            with conn.transaction():
-                cursor = conn.execute(sql, params)
-            result.counts[name] = cursor.rowcount
-            step(f"insert {name} ({cursor.rowcount:,})", started)
-
-        started = time.perf_counter()
-        for _name, definition in dropped:
-            conn.execute(definition)
-        step(f"rebuild {len(dropped)} indexes", started)
-        conn.execute("SET session_replication_role = origin")
-
-        started = time.perf_counter()
-        for table in ("applications", "candidates", "status_history", "notes", "documents", "job_postings", "stages"):
-            conn.execute(f"VACUUM (ANALYZE) {table}")
-        step("vacuum analyze", started)
-    return result
 
 
 # ---- generated object bytes: a file object over a generator, never the whole object in memory ----
