@@ -117,6 +117,9 @@ def canonical_head(body: dict[str, Any]) -> str:
     return text[: -len("0}")]
 
 
+_PENDING = "ats_pending_audit"
+
+
 async def record(
     session: AsyncSession,
     actor: Principal,
@@ -127,10 +130,13 @@ async def record(
     data: dict[str, Any] | None = None,
     account_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction; concurrent writers of one account queue.
+    """Record one event in the caller's transaction; it is appended to the chain when the transaction commits.
 
-    Two statements: the account's lock, then the append (:data:`APPEND_SQL`), which reads the head under it.
-    The returned row is not in the session (the audit log is append-only: nothing to track).
+    The append (:func:`write_pending`, called by :func:`ats.events.commit` just before the commit) takes the
+    account's lock and runs :data:`APPEND_SQL`, which reads the head under it: concurrent writers of one account
+    queue only for their last statements, not for the rest of their work. The returned row is not in the session
+    (the audit log is append-only: nothing to track); its ``id`` and ``at`` are final, its ``seq`` and ``hash`` are
+    set by the append.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -148,27 +154,42 @@ async def record(
         object_id=object_id,
         data=json.loads(canonical(data or {})),
     )
-    body = event_body(row)
-    del body["seq"]
-    await account_lock(session, account)
-    ((row.seq, row.prev_hash, row.hash),) = await run_text(
-        session,
-        APPEND_SQL,
-        {
-            "id": row.id,
-            "account_id": account,
-            "at": row.at,
-            "actor_type": row.actor_type,
-            "actor_id": row.actor_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "data": Jsonb(row.data),
-            "genesis": GENESIS,
-            "canonical_head": canonical_head(body),
-        },
-    )
+    session.info.setdefault(_PENDING, []).append(row)
     return row
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Append the transaction's recorded events to their accounts' chains, in the order recorded.
+
+    Under each account's lock (taken once per transaction; the outbox's append, which follows, needs it too).
+    """
+    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    for row in pending:
+        body = event_body(row)
+        del body["seq"]
+        await account_lock(session, row.account_id)
+        ((row.seq, row.prev_hash, row.hash),) = await run_text(
+            session,
+            APPEND_SQL,
+            {
+                "id": row.id,
+                "account_id": row.account_id,
+                "at": row.at,
+                "actor_type": row.actor_type,
+                "actor_id": row.actor_id,
+                "action": row.action,
+                "object_type": row.object_type,
+                "object_id": row.object_id,
+                "data": Jsonb(row.data),
+                "genesis": GENESIS,
+                "canonical_head": canonical_head(body),
+            },
+        )
+
+
+def discard(session: AsyncSession) -> None:
+    """Forget the recorded events of a transaction that is rolled back."""
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True, slots=True)

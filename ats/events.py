@@ -116,14 +116,21 @@ async def write_pending(session: AsyncSession) -> None:
 
 
 def discard(session: AsyncSession) -> None:
-    """Forget what a rolled-back transaction queued or wrote."""
+    """Forget what a rolled-back transaction queued or wrote (its events and its audit records)."""
+    from . import audit  # here: ats.db imports this module, and ats.audit imports ats.db
+
     session.info.pop(_PENDING, None)
     session.info.pop(_WRITTEN, None)
+    audit.discard(session)
 
 
 async def commit(session: AsyncSession, emit: Callable[..., Any] | None) -> None:
-    """Write the queued events to the outbox, commit, then hand them to host listeners."""
+    """Append the recorded audit events and the queued events (the account's lock is taken only now, so the
+    transaction holds it for these statements and the commit), commit, then hand the events to host listeners."""
+    from . import audit
+
     try:
+        await audit.write_pending(session)
         await write_pending(session)
         await session.commit()
     except BaseException:

@@ -23,16 +23,22 @@ from .statements import account_lock, run_text
 _dumps = msgspec.json.Encoder().encode
 
 #: The account's next ``n`` positions and its events, one statement for every event of a transaction (after the
-#: account's lock). The events arrive as parallel arrays; ``ord`` numbers them in the order they happened.
+#: account's lock). The events arrive as one JSON array of objects (one parameter: a ``jsonb[]`` of payloads would be
+#: quoted element by element on the client, ~0.4 ms per apply); ``ord`` numbers them in the order they happened.
 APPEND_SQL = (
     "WITH p AS ( INSERT INTO event_positions (account_id, last) VALUES (%(account_id)s, %(n)s) "
     "ON CONFLICT (account_id) DO UPDATE SET last = event_positions.last + %(n)s RETURNING last ) "
     "INSERT INTO outbox_events (id, account_id, position, type, occurred_at, application_id, job_id, candidate_id, "
     "data) SELECT e.id, %(account_id)s, p.last - %(n)s + e.ord, e.type, %(occurred_at)s, e.application_id, e.job_id, "
-    "e.candidate_id, e.data FROM p, unnest(%(ids)s::uuid[], %(types)s::text[], %(application_ids)s::uuid[], "
-    "%(job_ids)s::uuid[], %(candidate_ids)s::uuid[], %(data)s::jsonb[]) "
-    "WITH ORDINALITY AS e(id, type, application_id, job_id, candidate_id, data, ord) RETURNING position"
+    "e.candidate_id, e.data FROM p, ROWS FROM (jsonb_to_recordset(%(events)s::jsonb) AS (id uuid, type text, "
+    "application_id uuid, job_id uuid, candidate_id uuid, data jsonb)) WITH ORDINALITY "
+    "AS e(id, type, application_id, job_id, candidate_id, data, ord) RETURNING position"
 )
+
+
+def append_params(account_id: uuid.UUID, at: datetime, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """:data:`APPEND_SQL`'s parameters: ``events`` as ``{id, type, application_id, job_id, candidate_id, data}``."""
+    return {"account_id": account_id, "n": len(events), "occurred_at": at, "events": Jsonb(events, dumps=_dumps)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +86,21 @@ async def append_many(session: AsyncSession, account_id: uuid.UUID, events: list
     rows = await run_text(
         session,
         APPEND_SQL,
-        {
-            "account_id": account_id,
-            "n": n,
-            "occurred_at": at,
-            "ids": ids,
-            "types": [e.type for e in events],
-            "application_ids": [e.application_id for e in events],
-            "job_ids": [e.job_id for e in events],
-            "candidate_ids": [e.candidate_id for e in events],
-            "data": [Jsonb(e.data, dumps=_dumps) for e in events],
-        },
+        append_params(
+            account_id,
+            at,
+            [
+                {
+                    "id": i,
+                    "type": e.type,
+                    "application_id": e.application_id,
+                    "job_id": e.job_id,
+                    "candidate_id": e.candidate_id,
+                    "data": e.data,
+                }
+                for i, e in zip(ids, events, strict=True)
+            ],
+        ),
     )
     first = int(max(row[0] for row in rows)) - n + 1
     return [Appended(i, account_id, first + k, e.type, at) for k, (i, e) in enumerate(zip(ids, events, strict=True))]

@@ -169,13 +169,11 @@ STATEMENTS = (
     CANDIDATE_SQL,
     APPLICATION_SQL,
     HISTORY_SQL,
+    DOCUMENT_SQL,
     AUDIT_LOCK_SQL,
     AUDIT_APPEND_SQL,
-    DOCUMENT_SQL,
     OUTBOX_SQL,
 )
-
-JSON_DUMPS = msgspec.json.Encoder().encode  # as ats.outbox encodes payloads
 
 
 async def append_events(
@@ -183,20 +181,11 @@ async def append_events(
 ) -> None:
     """A transaction's events (type, application, job, candidate, data) in one statement, as
     ``ats.outbox.append_many`` writes them (the account's lock is held)."""
-    await conn.execute(
-        OUTBOX_SQL,
-        {
-            "account_id": account_id,
-            "n": len(events),
-            "occurred_at": datetime.now(UTC),
-            "ids": [uuid.uuid4() for _ in events],
-            "types": [e[0] for e in events],
-            "application_ids": [e[1] for e in events],
-            "job_ids": [e[2] for e in events],
-            "candidate_ids": [e[3] for e in events],
-            "data": [Jsonb(e[4], dumps=JSON_DUMPS) for e in events],
-        },
-    )
+    events_json = [
+        {"id": uuid.uuid4(), "type": e[0], "application_id": e[1], "job_id": e[2], "candidate_id": e[3], "data": e[4]}
+        for e in events
+    ]
+    await conn.execute(OUTBOX_SQL, outbox.append_params(account_id, datetime.now(UTC), events_json))
 
 
 # ---- the request body ----
@@ -845,7 +834,6 @@ class Baseline:
                 "reason": None,
             },
         )
-        await self.audit(conn, account_id, app_id, job[0])
         docs = []
         for item in attrs.documents:
             doc_id = uuid.uuid4()
@@ -877,6 +865,8 @@ class Baseline:
             async with conn.cursor() as cur:
                 await cur.executemany(DOCUMENT_SQL, [{k: v for k, v in d.items() if k[0] != "_"} for d in docs])
         stages = await self.stages(conn, account_id)
+        # At commit, as ats.events.commit: the audit append (the account's lock first), then the outbox's.
+        await self.audit(conn, account_id, app_id, job[0])
         if self.outbox_on:
             await self.outbox(conn, account_id, app_id, job, attrs, client_ip, now, stages["new"], docs, person)
         stage_id = stages["new"][0]
@@ -1174,11 +1164,12 @@ class Baseline:
                     "with_note": bool(body.note),
                     "with_reason": bool(body.reason),
                 }
-                await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
                 # The event's payload: the application as an admin reads it now (by id), which is the answer too;
-                # then its outbox append (the account lock is held: statements.account_lock does not take it again).
+                # then, at commit as ats.events.commit does, the audit append (the account's lock first) and the
+                # outbox's (the lock held: statements.account_lock does not take it again).
                 one = await (await conn.execute(BY_ID_SQL, {"id_1": app_id})).fetchone()
                 (view,) = await self.build_views(conn, account_id, [one])
+                await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
                 event = ("application.status_changed", app_id, row[COL["job_id"]], None, msgspec.to_builtins(view))
                 await append_events(conn, account_id, [event])
             else:

@@ -69,11 +69,11 @@ def expected(kind: str) -> list[str]:
         baseline.LOCK_ONE_SQL,
         baseline.MOVE_SQL,
         baseline.HISTORY_SQL,
-        baseline.AUDIT_LOCK_SQL,
-        baseline.AUDIT_APPEND_SQL,
         baseline.BY_ID_SQL,  # the event's payload, which is the answer too
         baseline.RELATED,
-        baseline.OUTBOX_SQL,  # at commit, under the audit lock already held
+        baseline.AUDIT_LOCK_SQL,  # at commit (ats.events.commit): the account's lock, the audit append, the outbox
+        baseline.AUDIT_APPEND_SQL,
+        baseline.OUTBOX_SQL,
     ]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -146,3 +147,38 @@ async def test_audit_events_endpoint_filters_and_verifies(account: Account, clie
     problem(await client.get("/api/v1/audit-events?action=nope", headers=account.headers), 422)
     problem(await client.get("/api/v1/audit-events?per_page=0", headers=account.headers), 422)
     problem(await client.get("/api/v1/audit-events?date_from=yesterday", headers=account.headers), 400)
+
+
+async def test_audit_events_join_the_chain_at_commit_in_order(account: Account, runtime: Runtime) -> None:
+    """A writer holds the account's lock only for its last statements: a second transaction of the same account
+    records and commits while the first is still open, and each transaction's events are chained in the order
+    they were recorded, in commit order; a rolled-back transaction leaves none."""
+    system = Principal.system(account.id)
+    async with runtime.transaction() as first:
+        await audit.record(first, system, "job.created", data={"n": 1})
+        await audit.record(first, system, "job.updated", data={"n": 2})
+
+        async def second_writer() -> None:
+            async with runtime.transaction() as second:
+                await audit.record(second, system, "job.deleted", data={"n": 3})
+
+        # Were the lock taken at record, this would wait on the first transaction forever: it fails instead.
+        await asyncio.wait_for(second_writer(), timeout=20)
+        with pytest.raises(RuntimeError):
+            async with runtime.transaction() as third:
+                await audit.record(third, system, "job.updated", data={"n": 4})
+                raise RuntimeError("rolled back")
+    async with runtime.transaction() as session:
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.account_id == account.id).order_by(AuditEvent.seq)
+            )
+        ).all()
+        result = await audit.verify_account(session, account.id)
+    assert [(r.action, r.data) for r in rows[-3:]] == [
+        ("job.deleted", {"n": 3}),
+        ("job.created", {"n": 1}),
+        ("job.updated", {"n": 2}),
+    ]
+    assert all(r.data != {"n": 4} for r in rows)
+    assert result.ok
