@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .statements import account_lock
+
 log = logging.getLogger("ats.events")
 
 #: Every event type the outbox, the change feed and the plugin's listeners know (§12).
@@ -113,6 +115,17 @@ async def write_pending(session: AsyncSession) -> None:
                 data=event.data,
             )
             written.append((item, envelope))
+
+
+async def lock_for_payload(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Take the account's lock before reading an event's payload from the database.
+
+    Positions follow commit order under this lock (the audit and outbox appends take it at commit); a payload read
+    under it sees every earlier position's change, so a consumer applying events in order never steps back (a
+    person's ``applications[].status``, an application's notes). Payloads built from what the transaction itself
+    inserted need no lock: nothing else can have changed them.
+    """
+    await account_lock(session, account_id)
 
 
 def discard(session: AsyncSession) -> None:

@@ -1164,12 +1164,15 @@ class Baseline:
                     "with_note": bool(body.note),
                     "with_reason": bool(body.reason),
                 }
-                # The event's payload: the application as an admin reads it now (by id), which is the answer too;
-                # then, at commit as ats.events.commit does, the audit append (the account's lock first) and the
-                # outbox's (the lock held: statements.account_lock does not take it again).
+                # The event's payload: the application as an admin reads it now (by id), which is the answer too,
+                # read under the account's lock (ats.events.lock_for_payload); then, at commit as ats.events.commit
+                # does, the audit append and the outbox's (the lock held: not taken again).
+                await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
                 one = await (await conn.execute(BY_ID_SQL, {"id_1": app_id})).fetchone()
                 (view,) = await self.build_views(conn, account_id, [one])
-                await self.append_audit(conn, account_id, ("user", user_id), "application.status_changed", app_id, data)
+                await self.append_audit(
+                    conn, account_id, ("user", user_id), "application.status_changed", app_id, data, locked=True
+                )
                 event = ("application.status_changed", app_id, row[COL["job_id"]], None, msgspec.to_builtins(view))
                 await append_events(conn, account_id, [event])
             else:
@@ -1185,9 +1188,13 @@ class Baseline:
         action: str,
         object_id: uuid.UUID,
         data: dict[str, Any],
+        *,
+        locked: bool = False,
     ) -> None:
-        """The audit append as ``ats.audit.record`` runs it: the lock, then one INSERT … SELECT."""
-        await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
+        """The audit append as ``ats.audit.write_pending`` runs it at commit: the account's lock (unless the
+        transaction holds it already), then one INSERT … SELECT."""
+        if not locked:
+            await conn.execute(AUDIT_LOCK_SQL, {"key": f"audit:{account_id}"})
         event_id = uuid.uuid4()
         at = datetime.now(UTC)
         data = json.loads(canonical(data))

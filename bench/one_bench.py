@@ -69,10 +69,10 @@ def expected(kind: str) -> list[str]:
         baseline.LOCK_ONE_SQL,
         baseline.MOVE_SQL,
         baseline.HISTORY_SQL,
+        baseline.AUDIT_LOCK_SQL,  # the account's lock before the payload is read (ats.events.lock_for_payload)
         baseline.BY_ID_SQL,  # the event's payload, which is the answer too
         baseline.RELATED,
-        baseline.AUDIT_LOCK_SQL,  # at commit (ats.events.commit): the account's lock, the audit append, the outbox
-        baseline.AUDIT_APPEND_SQL,
+        baseline.AUDIT_APPEND_SQL,  # at commit (ats.events.commit): the audit append, then the outbox
         baseline.OUTBOX_SQL,
     ]
 

@@ -202,6 +202,7 @@ async def _queue_application_event(
     session: AsyncSession, name: str, application: Application, **extra: Any
 ) -> ApplicationView:
     """Queue an application event with the application as an admin reads it now (after the flush); that view."""
+    await events.lock_for_payload(session, application.account_id)
     view = await application_views.event_view(session, application.id, api_base=events.api_base(session))
     events.queue(
         session,

@@ -277,6 +277,7 @@ async def merge(
                 "conflicts": len(conflicts),
             },
         )
+        await events.lock_for_payload(session, survivor.account_id)
         (as_admin,) = await admin_views(session, [survivor])
         events.queue(
             session,
@@ -398,6 +399,7 @@ async def undo(session: AsyncSession, principal: Principal, merge_id: uuid.UUID,
         object_id=survivor.id,
         data={"merge_id": str(record.id), "merged_id": str(other.id), "applications": len(returned)},
     )
+    await events.lock_for_payload(session, survivor.account_id)
     as_admin = await admin_views(session, [survivor, other])
     events.queue(
         session,

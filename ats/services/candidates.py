@@ -118,6 +118,7 @@ async def attach(
     else:
         # A known person: touched (and maybe given a phone, a consent) and given this application. Integrations
         # learn whose application it is from this event only (the application embeds the person as given).
+        await events.lock_for_payload(session, account_id)
         known = await session.scalar(
             select(Candidate).where(Candidate.id == candidate_id).execution_options(populate_existing=True)
         )
@@ -375,6 +376,7 @@ async def update(
         object_id=row.id,
         data={"fields": changed},
     )
+    await events.lock_for_payload(session, row.account_id)
     view = (await admin_views(session, [row]))[0]
     events.queue(
         session, "candidate.updated", data=payloads.candidate(view), account_id=row.account_id, candidate_id=row.id

@@ -362,3 +362,41 @@ async def test_a_host_app_under_a_prefix_hears_every_event_and_its_urls_name_the
     assert uploaded["data"]["url"].startswith(f"{base}/documents/")
     assert sorted(name for name, _ in HEARD) == ["job.created", "note.created"]
     assert all(kwargs["account_id"] == account.id for _, kwargs in HEARD)
+
+
+async def test_a_payload_read_from_the_database_sees_every_earlier_position(account: Account, runtime: Runtime) -> None:
+    """Positions follow commit order, and a payload read from the database is read under the account's lock: a
+    person edited while their application's move is open waits, then shows the move (an integration applying
+    events in order would otherwise step the application back to its old status)."""
+    from sqlalchemy import select
+
+    from ats.models import Application
+    from ats.services import applications, candidates
+
+    job = await make_job(account)
+    app_id = uuid.UUID((await make_application(account, job["id"]))["id"])
+    async with runtime.transaction() as session:
+        person_id = await session.scalar(select(Application.candidate_id).where(Application.id == app_id))
+    assert person_id is not None
+    admin = Principal(type="user", id=account.admin_id, account_id=account.id, role="admin", name="Admin")
+    before = (await read_all(account))[-1]["position"]
+
+    async def edit_person() -> None:
+        async with runtime.transaction() as session:
+            await candidates.update(session, admin, person_id, {"city": "Lwów"})
+
+    async with runtime.transaction() as session:
+        await applications.move(session, admin, app_id, "screening")
+        editor = asyncio.create_task(edit_person())
+        await asyncio.sleep(1.0)  # the edit runs now: its payload must not be read before the move commits
+    await asyncio.wait_for(editor, timeout=20)
+
+    events = [
+        e
+        for e in await read_all(account, after=before)
+        if e["type"] in ("application.status_changed", "candidate.updated")
+    ]
+    assert [e["type"] for e in events] == ["application.status_changed", "candidate.updated"]
+    person = events[1]["data"]
+    assert person["address"]["city"] == "Lwów"
+    assert [(a["id"], a["status"]) for a in person["applications"]] == [(str(app_id), "screening")]
