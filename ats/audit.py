@@ -161,15 +161,14 @@ async def record(
 async def write_pending(session: AsyncSession) -> None:
     """Append the transaction's recorded events to their accounts' chains, in the order recorded.
 
-    Under each account's lock, taken in one order (by id) by every transaction, once per transaction (the outbox's
-    append, which follows, needs it too; a payload read may have taken it already: ``events.lock_for_payload``).
+    Under each account's lock, once per transaction (``ats.events.commit`` takes every account's it will append to
+    first, in one order; a payload read may have taken one already: ``events.lock_for_payload``).
     """
     pending: list[AuditEvent] = session.info.pop(_PENDING, [])
-    for account in sorted({row.account_id for row in pending}, key=str):  # one order for every transaction
-        await account_lock(session, account)
     for row in pending:
         body = event_body(row)
         del body["seq"]
+        await account_lock(session, row.account_id)
         ((row.seq, row.prev_hash, row.hash),) = await run_text(
             session,
             APPEND_SQL,
@@ -187,6 +186,11 @@ async def write_pending(session: AsyncSession) -> None:
                 "canonical_head": canonical_head(body),
             },
         )
+
+
+def pending_accounts(session: AsyncSession) -> set[uuid.UUID]:
+    """The accounts whose chains the transaction will append to at commit."""
+    return {row.account_id for row in session.info.get(_PENDING, [])}
 
 
 def discard(session: AsyncSession) -> None:

@@ -143,6 +143,11 @@ async def commit(session: AsyncSession, emit: Callable[..., Any] | None) -> None
     from . import audit
 
     try:
+        # Every account's lock this commit needs, in one order for every transaction (a failed login audits each
+        # account the email belongs to): two commits never wait on each other's second lock.
+        accounts = audit.pending_accounts(session) | {p.ids["account_id"] for p in session.info.get(_PENDING, [])}
+        for account_id in sorted(accounts, key=str):
+            await account_lock(session, account_id)
         await audit.write_pending(session)
         await write_pending(session)
         await session.commit()

@@ -64,7 +64,7 @@ class RowInsert:
     session (nothing to track), its values go to the same statement text the ORM would have sent.
     """
 
-    __slots__ = ("_attributes", "_returns", "compiled")
+    __slots__ = ("_attributes", "_returns", "_server_filled", "compiled")
 
     def __init__(
         self, model: type[Any], returning: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = ()
@@ -79,6 +79,9 @@ class RowInsert:
         self._attributes = [
             (c.key, mapper.get_property_by_column(c).key, isinstance(c.type, JSON), c.default) for c in columns
         ]
+        # A flush leaves out an unset column the database fills itself; this statement names every column, so such
+        # a column must be set on the object (else it would get an explicit NULL, not its default).
+        self._server_filled = frozenset(c.key for c in columns if c.server_default is not None and not c.nullable)
 
     def params(self, row: Any) -> dict[str, Any]:
         """The row's values as psycopg binds them (JSON columns wrapped, as SQLAlchemy's JSONB type does).
@@ -91,6 +94,8 @@ class RowInsert:
             if value is None and default is not None:
                 value = default.arg if default.is_scalar else default.arg(None)
                 setattr(row, attribute, value)
+            elif value is None and key in self._server_filled:
+                raise ValueError(f"{type(row).__name__}.{attribute} is unset: its server default would be bypassed")
             values[key] = Jsonb(value) if is_json and value is not None else value
         return values
 

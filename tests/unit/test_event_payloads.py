@@ -130,3 +130,17 @@ def test_unknown_events_and_events_without_an_account_are_refused() -> None:
         events.queue(FakeSession(), "application.exploded", account_id=uuid.uuid4())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="account_id"):
         events.queue(FakeSession(), "job.created", job_id=uuid.uuid4())  # type: ignore[arg-type]
+
+
+def test_a_row_insert_refuses_to_bypass_a_server_default() -> None:
+    """The compiled INSERT names every column: an unset column the database would fill is an error, not a NULL."""
+    import uuid
+
+    import pytest
+
+    from ats.models import Application
+    from ats.statements import RowInsert
+
+    insert = RowInsert(Application)
+    with pytest.raises(ValueError, match="custom_fields"):
+        insert.params(Application(id=uuid.uuid4()))
