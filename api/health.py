@@ -8,8 +8,8 @@ import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
-from sqlalchemy import text
 
+from ats import migrate
 from ats.errors import ServiceUnavailable
 from ats.runtime import Runtime
 
@@ -23,14 +23,14 @@ class Health(msgspec.Struct):
     storage: str | None = None
 
 
-async def check_database(runtime: Runtime) -> bool:
+async def check_database(runtime: Runtime) -> str | None:
+    """Why the database cannot serve requests (unreachable, or not at this code's schema), or ``None``."""
     try:
         with anyio.fail_after(3):
             async with runtime.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        return True
+                return await migrate.schema_problem(conn)
     except Exception:
-        return False
+        return "database unavailable"
 
 
 async def check_storage(runtime: Runtime) -> bool:
@@ -54,9 +54,9 @@ class HealthController(Controller):
     async def ready(self, request: Request[Any, Any, Any], runtime: Runtime) -> Health:
         """503 when PostgreSQL or S3 does not answer, or while start-up has not yet made sure the bucket exists."""
         bucket_ensured = request.app.state.get(STORAGE_READY_KEY, True) is not False
-        db_ok = await check_database(runtime)
+        db_problem = await check_database(runtime)
         s3_ok = bucket_ensured and await check_storage(runtime)
-        if not (db_ok and s3_ok):
-            down = [name for name, ok in (("database", db_ok), ("storage", s3_ok)) if not ok]
-            raise ServiceUnavailable(f"Not ready: {', '.join(down)} unavailable")
+        if db_problem is not None or not s3_ok:
+            down = [problem for problem in (db_problem, None if s3_ok else "storage unavailable") if problem]
+            raise ServiceUnavailable(f"Not ready: {'; '.join(down)}")
         return Health("ok", "ok", "ok")

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 DEMO_EMAIL = "admin@demo.example"
-NOT_MIGRATED = "the database is not migrated: run `ats db upgrade`"
 
 T = TypeVar("T")
 
@@ -73,23 +72,12 @@ def _services(settings: Settings, *, s3: bool) -> tuple[Settings, EmbeddedServic
 
 async def _check_migrated(runtime: Runtime) -> None:
     """Fail with one line unless the database is at this code's head revision."""
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import text
-
     from . import migrate
 
-    script = ScriptDirectory.from_config(migrate.alembic_config(str(runtime.settings.database_url)))
     async with runtime.engine.connect() as conn:
-        if await conn.scalar(text("SELECT to_regclass('alembic_version')")) is None:
-            raise Failure(NOT_MIGRATED)
-        current = set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
-    heads = set(script.get_heads())
-    if current == heads:
-        return
-    known = {revision.revision for revision in script.walk_revisions()}
-    if current - known:
-        raise Failure(f"the database is at revision {', '.join(sorted(current))}, newer than this ats: upgrade ats")
-    raise Failure(NOT_MIGRATED)
+        problem = await migrate.schema_problem(conn)
+    if problem is not None:
+        raise Failure(problem)
 
 
 def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -555,6 +543,7 @@ def _describe_database_error(exc: DBAPIError) -> str:
     from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
     from .db import constraint_name
+    from .migrate import NOT_MIGRATED
 
     orig = exc.orig
     if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):

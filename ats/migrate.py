@@ -7,9 +7,11 @@ the server connects as the *app* role, which owns nothing and holds only the pri
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +26,30 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 AUDIT_TABLE_PREFIX = "audit_"
 # Read-only for the app role: it checks the revision, only the owner moves it.
 READ_ONLY_TABLES = ("alembic_version",)
+
+
+NOT_MIGRATED = "the database is not migrated: run `ats db upgrade`"
+
+
+@functools.cache
+def _heads_and_known() -> tuple[frozenset[str], frozenset[str]]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+
+
+async def schema_problem(conn: Any) -> str | None:
+    """Why the database on ``conn`` (an async SQLAlchemy connection) cannot serve this code, or ``None``."""
+    if await conn.scalar(text("SELECT to_regclass('alembic_version')")) is None:
+        return NOT_MIGRATED
+    current = set((await conn.scalars(text("SELECT version_num FROM alembic_version"))).all())
+    heads, known = _heads_and_known()
+    if current == heads:
+        return None
+    if current - known:
+        return f"the database is at revision {', '.join(sorted(current))}, newer than this ats: upgrade ats"
+    return NOT_MIGRATED
 
 
 def alembic_config(database_url: str) -> Config:

@@ -28,7 +28,7 @@ from litestar.plugins import InitPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import events
+from . import events, migrate
 from .api.cors import CORSMiddleware, add_cors_headers
 from .api.deps import STATE_KEY, runtime_of
 from .api.errors import by_path
@@ -71,6 +71,18 @@ def _emit_heard(app: Litestar, ignoring: EventListener) -> Callable[..., Any] | 
             app.emit(event_id, *args, **kwargs)
 
     return emit
+
+
+async def _say_if_not_migrated(runtime: Runtime) -> None:
+    """One line at start-up when the schema is not this code's (a host app migrates with ``ats db upgrade``);
+    readiness answers 503 with the same words until it is."""
+    try:
+        async with runtime.engine.connect() as conn:
+            problem = await migrate.schema_problem(conn)
+    except Exception:  # PostgreSQL not up yet: readiness tells
+        return
+    if problem is not None:
+        log.error("%s; until then readiness is 503 and requests that need the database fail", problem)
 
 
 #: Backoff between attempts to reach S3 at start-up: doubling from the first to the cap, with jitter.
@@ -220,6 +232,7 @@ class ATSPlugin(InitPlugin):
         runtime.api_base = f"{self.prefix}/api/v1"
         app.state[STATE_KEY] = runtime
         await _warm_pool(runtime)
+        await _say_if_not_migrated(runtime)
         # The bucket and its CORS rule: tried once now; an S3 that is not up yet (compose starts it alongside)
         # is retried in the background with backoff until it answers, and readiness stays 503 meanwhile.
         app.state[STORAGE_READY_KEY] = False

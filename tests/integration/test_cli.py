@@ -232,3 +232,32 @@ def test_services_start_status_stop(tmp_path: Path) -> None:
         f"postgres: stopped (data {(tmp_path / 'data' / 'pg').resolve()})",
         f"s3: stopped (data {tmp_path / 'data' / 's3'})",
     ]
+
+
+async def test_readiness_says_an_unmigrated_database_is_not_ready(settings: Settings, superuser_url: str) -> None:
+    """A host app mounted on a database nobody migrated: readiness is 503 with the one line that says what to do."""
+    import dataclasses
+
+    from litestar import Litestar
+    from litestar.testing import AsyncTestClient
+
+    from ats import ATSConfig, ATSPlugin
+    from ats.migrate import NOT_MIGRATED
+
+    owner = make_url(str(settings.database_owner_url))
+    name = "ats_ready_" + uuid.uuid4().hex[:12]
+    admin = create_engine(superuser_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner.username}"'))
+    try:
+        empty = owner.set(database=name).render_as_string(hide_password=False)
+        fresh = dataclasses.replace(settings, database_url=empty, demo_account=False)
+        host = Litestar(plugins=[ATSPlugin(ATSConfig(settings=fresh, background_jobs=False))])
+        async with AsyncTestClient(app=host) as client:
+            ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert NOT_MIGRATED in ready.json()["detail"]
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
