@@ -407,6 +407,24 @@ def _categories(bundle: ExportBundle, notes: Sequence[ExportNote]) -> list[str]:
     return found
 
 
+def _person_retention(export: PersonExport) -> list[Flowable]:
+    """How long a person's data is kept: the rule once, then where each of their applications stands."""
+    rows = []
+    for n, bundle in enumerate(export.applications, start=1):
+        privacy = bundle.privacy or ExportPrivacy(controller_name="")
+        job = bundle.job.get("title")
+        which = f"Application {n} ({job})" if isinstance(job, str) and job else f"Application {n}"
+        if privacy.legal_hold:
+            rows.append(f"{which}: kept under a legal hold; not erased until the hold is lifted.")
+        elif privacy.retention_ends is not None:
+            rows.append(f"{which}: erased on {_day(privacy.retention_ends)}.")
+        else:
+            rows.append(f"{which}: still open; the period starts with the decision.")
+    first = export.applications[0].privacy if export.applications else None
+    rule = _retention(export.applications[0], first)[0] if first is not None else None
+    return [*([rule] if rule is not None else []), *_bullets(rows)]
+
+
 def _retention(bundle: ExportBundle, privacy: ExportPrivacy) -> list[Flowable]:
     said = [
         _say(
@@ -454,10 +472,20 @@ def _rights(privacy: ExportPrivacy) -> list[Flowable]:
 
 
 def _about(
-    bundle: ExportBundle, privacy: ExportPrivacy, notes: Sequence[ExportNote], *, sent: int | None = None
+    bundle: ExportBundle,
+    privacy: ExportPrivacy,
+    notes: Sequence[ExportNote],
+    *,
+    sent: int | None = None,
+    person: PersonExport | None = None,
 ) -> list[Flowable]:
+    """The Art. 15 answer: of one application, or (``person``) of every application of one person."""
     job = bundle.job.get("title")
     position = f"the position “{job}”" if isinstance(job, str) and job else "the position you applied for"
+    if person is not None and len(person.applications) > 1:
+        titles = [b.job.get("title") for b in person.applications]
+        named = [f"“{t}”" for t in titles if isinstance(t, str) and t]
+        position = f"the positions {', '.join(named)}" if len(named) == len(titles) else "the positions you applied for"
     source = bundle.application.get("source")
     via = f" (source recorded: {source})" if isinstance(source, str) and source else ""
     return [
@@ -493,7 +521,11 @@ def _about(
             else []
         ),
         Paragraph("How long it is kept", HEADING),
-        *_retention(bundle, privacy),
+        *(
+            _person_retention(person)
+            if person is not None and len(person.applications) > 1
+            else _retention(bundle, privacy)
+        ),
         Paragraph("Your rights", HEADING),
         *_rights(privacy),
         Paragraph("Where the data comes from", HEADING),
@@ -638,7 +670,7 @@ def render_person_pdf(export: PersonExport, *, compress: bool = True) -> bytes:
         Spacer(1, 2 * mm),
     ]
     if first is not None:
-        story += _about(first, privacy, first.visible_notes(), sent=len(export.all_deliveries()))
+        story += _about(first, privacy, first.visible_notes(), sent=len(export.all_deliveries()), person=export)
     story += [
         Paragraph("Your data", HEADING),
         Paragraph("You as a candidate", SUBHEADING),

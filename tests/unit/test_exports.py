@@ -803,3 +803,23 @@ def test_a_person_pdf_lists_where_their_data_went() -> None:
         assert _exact(expected) in text, expected
     alone = _exact(pdf_text(render_pdf(bundle(webhook_deliveries=[]), compress=False)))
     assert _exact("Sent to other systems (0)") in alone and _exact("passed on") not in alone
+
+
+def test_a_person_pdf_answers_for_every_application_not_only_the_first() -> None:
+    """The Art. 15 answer of a person with two applications names both positions and where each stands."""
+    import dataclasses
+
+    export = person_export()
+    first = export.applications[0]
+    second = dataclasses.replace(
+        first,
+        job={"id": uid(41), "title": "Frontend Engineer"},
+        privacy=dataclasses.replace(first.privacy or ExportPrivacy(controller_name="Acme"), legal_hold=True),
+    )
+    first = dataclasses.replace(first, job={"id": uid(42), "title": "Backend Engineer"})
+    text = _exact(
+        pdf_text(render_person_pdf(dataclasses.replace(export, applications=[first, second]), compress=False))
+    )
+    assert _exact("the positions “Backend Engineer”, “Frontend Engineer”") in text
+    assert _exact("Application 2 (Frontend Engineer): kept under a legal hold") in text
+    assert _exact("Application 1 (Backend Engineer):") in text
